@@ -1,0 +1,105 @@
+"""``credencial-issuer``: keys, signing, and the demo that ``make run`` starts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from verifier import ContextLoader, CredencialError, load_context_file, parse_datetime
+
+from ._demo import run_demo
+from ._keys import Ed25519KeyPair
+from ._signing import sign_document
+
+__all__ = ["EXIT_USAGE", "main", "run"]
+
+EXIT_USAGE = 64
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="credencial-issuer", description="Issue health-coverage credentials.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    keygen = commands.add_parser("keygen", help="write a new Ed25519 key file (Multikey JSON)")
+    keygen.add_argument("--out", metavar="KEY.json", help="file to create (default: stdout)")
+
+    sign = commands.add_parser("sign", help="sign a credential with eddsa-rdfc-2022")
+    sign.add_argument("input", metavar="IN.json", help="unsigned credential, or - for stdin")
+    sign.add_argument("--key", required=True, metavar="KEY.json", help="key file")
+    sign.add_argument(
+        "--verification-method",
+        required=True,
+        metavar="VM",
+        help="verification method id the proof names",
+    )
+    sign.add_argument("--created", metavar="ISO8601", help="proof creation time (default: now)")
+    sign.add_argument(
+        "--context",
+        metavar="URL=PATH",
+        action="append",
+        default=[],
+        help="allow one extra JSON-LD context (repeatable)",
+    )
+
+    demo = commands.add_parser("demo", help="demo keys for the three institutions, issue, verify")
+    demo.add_argument("--out", default="demo", metavar="DIR", help="demo folder (default: demo)")
+    return parser
+
+
+def _read_json(source: str) -> object:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "keygen":
+            key = Ed25519KeyPair.generate()
+            if args.out:
+                key.save(args.out)
+                print(f"{args.out}: {key.public_key_multibase}", file=sys.stderr)
+            else:
+                print(json.dumps(key.to_json(), indent=2))
+            return 0
+        if args.command == "sign":
+            if args.created:
+                parse_datetime(args.created)
+            extra = {}
+            for pair in args.context:
+                url, sep, path = pair.partition("=")
+                if not sep:
+                    raise ValueError(f"--context takes URL=PATH, got {pair!r}")
+                extra[url] = load_context_file(path)
+            document = _read_json(args.input)
+            if not isinstance(document, dict):
+                raise ValueError("the input is not a JSON object")
+            signed = sign_document(
+                document,
+                Ed25519KeyPair.from_file(args.key),
+                args.verification_method,
+                loader=ContextLoader(extra),
+                created=args.created,
+            )
+            print(json.dumps(signed, ensure_ascii=False, indent=2))
+            return 0
+        return run_demo(Path(args.out))
+    except (CredencialError, OSError, ValueError) as exc:
+        print(f"credencial-issuer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run())

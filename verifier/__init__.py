@@ -1,0 +1,140 @@
+"""credencial's offline verifier: health-coverage credentials (W3C VC 2.0, eddsa-rdfc-2022).
+
+No network I/O, ever: JSON-LD contexts are bundled, keys come from a :class:`TrustStore`, status
+lists from a :class:`StatusListSource` the caller fills. ``Verifier.verify`` raises from one
+exception tree (see :mod:`verifier._errors`); ``Verifier.check`` returns a
+:class:`VerificationResult` with a :class:`Verdict` and reasons with stable :class:`ReasonCode`\\ s.
+"""
+
+from ._canon import canonicalize, expand
+from ._contexts import CREDENTIALS_V2_URL, ContextLoader, bundled_contexts, load_context_file
+from ._datamodel import check_credential, is_url, issuer_id, validity_period
+from ._errors import (
+    ContextError,
+    CredencialError,
+    CredentialRevokedError,
+    CredentialSuspendedError,
+    DataLossError,
+    DataModelError,
+    IndeterminateError,
+    InputError,
+    InvalidCredentialError,
+    KeyFormatError,
+    PolicyError,
+    ProofError,
+    ReasonCode,
+    SchemaError,
+    UntrustedKeyError,
+    ValidityPeriodError,
+)
+from ._identifiers import INSTITUTION_CODES, curp_check_digit, is_valid_clues, is_valid_curp
+from ._messages import Language, reason_summary, verdict_label
+from ._model import (
+    Coverage,
+    CoverageSubject,
+    HealthCoverageCredential,
+    StatusListEntry,
+    parse_health_coverage_credential,
+)
+from ._multibase import (
+    ED25519_PRIV_PREFIX,
+    ED25519_PUB_PREFIX,
+    decode_multibase,
+    decode_multikey,
+    encode_multikey,
+)
+from ._policy import AllOf, AnyOf, Policy, RequireIssuer, RequireType, UnsafeNoOp
+from ._proof import (
+    CRYPTOSUITE,
+    PROOF_TYPE,
+    ProofParts,
+    Signer,
+    create_proof,
+    hash_data,
+    split_proof,
+)
+from ._status import (
+    MIN_STATUS_LIST_BITS,
+    InMemoryStatusLists,
+    StatusListSource,
+    decode_status_bits,
+    encode_status_bits,
+    status_bit,
+)
+from ._time import format_datetime, parse_datetime
+from ._trust import TrustedKey, TrustStore
+from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
+
+__all__ = [
+    "CREDENTIALS_V2_URL",
+    "CRYPTOSUITE",
+    "ED25519_PRIV_PREFIX",
+    "ED25519_PUB_PREFIX",
+    "INSTITUTION_CODES",
+    "MIN_STATUS_LIST_BITS",
+    "PROOF_TYPE",
+    "AllOf",
+    "AnyOf",
+    "ContextError",
+    "ContextLoader",
+    "Coverage",
+    "CoverageSubject",
+    "CredencialError",
+    "CredentialRevokedError",
+    "CredentialSuspendedError",
+    "DataLossError",
+    "DataModelError",
+    "HealthCoverageCredential",
+    "InMemoryStatusLists",
+    "IndeterminateError",
+    "InputError",
+    "InvalidCredentialError",
+    "KeyFormatError",
+    "Language",
+    "Policy",
+    "PolicyError",
+    "ProofError",
+    "ProofParts",
+    "Reason",
+    "ReasonCode",
+    "RequireIssuer",
+    "RequireType",
+    "SchemaError",
+    "Signer",
+    "StatusListEntry",
+    "StatusListSource",
+    "TrustStore",
+    "TrustedKey",
+    "UnsafeNoOp",
+    "UntrustedKeyError",
+    "ValidityPeriodError",
+    "Verdict",
+    "VerificationResult",
+    "Verifier",
+    "VerifierConfig",
+    "bundled_contexts",
+    "canonicalize",
+    "check_credential",
+    "create_proof",
+    "curp_check_digit",
+    "decode_multibase",
+    "decode_multikey",
+    "decode_status_bits",
+    "encode_multikey",
+    "encode_status_bits",
+    "expand",
+    "format_datetime",
+    "hash_data",
+    "is_url",
+    "is_valid_clues",
+    "is_valid_curp",
+    "issuer_id",
+    "load_context_file",
+    "parse_datetime",
+    "parse_health_coverage_credential",
+    "reason_summary",
+    "split_proof",
+    "status_bit",
+    "validity_period",
+    "verdict_label",
+]

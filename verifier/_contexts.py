@@ -1,0 +1,110 @@
+"""Bundled JSON-LD contexts and a document loader that never fetches anything."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cachetools import LRUCache
+from pyld.context_resolver import ContextResolver
+from pyld.documentloader.frozen import BUNDLED_CONTEXTS
+from pyld.jsonld import JsonLdError
+
+import schemas
+
+from ._errors import ContextError, InputError
+
+__all__ = [
+    "CREDENTIALS_V2_URL",
+    "ContextLoader",
+    "bundled_contexts",
+    "load_context_file",
+]
+
+#: The W3C VC 2.0 base context; MUST be the first ``@context`` entry of every credential.
+CREDENTIALS_V2_URL = "https://www.w3.org/ns/credentials/v2"
+
+
+@cache
+def _bundled() -> Mapping[str, Mapping[str, Any]]:
+    path = BUNDLED_CONTEXTS[CREDENTIALS_V2_URL]
+    v2 = json.loads(Path(path).read_text(encoding="utf-8"))
+    return MappingProxyType(
+        {CREDENTIALS_V2_URL: v2, schemas.CREDENCIAL_CONTEXT_URL: schemas.credencial_context()}
+    )
+
+
+def bundled_contexts() -> dict[str, dict[str, Any]]:
+    """The contexts every verifier serves: W3C credentials v2 (pyld's frozen copy) and ours."""
+    return {url: copy.deepcopy(dict(doc)) for url, doc in _bundled().items()}
+
+
+def load_context_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON-LD context document from a file, as ``--context URL=PATH`` does."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read context file {path}: {exc}") from exc
+    if not isinstance(document, dict) or "@context" not in document:
+        raise InputError(f"{path} is not a JSON-LD context document (no '@context')")
+    return document
+
+
+class ContextLoader:
+    """A pyld document loader serving an allow-list of contexts and refusing every other URL.
+
+    Each loader owns its resolved-context cache, so two loaders with different allow-lists never
+    see each other's contexts (pyld's default cache is process-global).
+    """
+
+    def __init__(self, extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._extra: dict[str, Mapping[str, Any]] = dict(extra or {})
+        self._documents: dict[str, Mapping[str, Any]] = {**_bundled(), **self._extra}
+        self._cache: LRUCache[Any, Any] = LRUCache(maxsize=64)
+
+    @property
+    def urls(self) -> frozenset[str]:
+        """The context URLs this loader serves."""
+        return frozenset(self._documents)
+
+    def with_extra(self, extra: Mapping[str, Mapping[str, Any]]) -> ContextLoader:
+        """A new loader that also serves ``extra`` (URL → context document)."""
+        return ContextLoader({**self._extra, **extra})
+
+    def check_allowed(self, url: object) -> None:
+        """Raise :class:`ContextError` unless ``url`` is a string this loader serves."""
+        if not isinstance(url, str):
+            raise ContextError("embedded @context objects are not accepted; use a bundled URL")
+        if url not in self._documents:
+            raise ContextError(
+                f"unknown JSON-LD context {url!r}: contexts are bundled, never fetched"
+            )
+
+    def __call__(self, url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """pyld's document-loader interface."""
+        if url not in self._documents:
+            raise JsonLdError(
+                "Refusing to load a context that is not bundled.",
+                "jsonld.LoadDocumentError",
+                {"url": url},
+                code="loading document failed",
+            )
+        return {
+            "contentType": "application/ld+json",
+            "contextUrl": None,
+            "documentUrl": url,
+            "document": self._documents[url],
+        }
+
+    def pyld_options(self) -> dict[str, Any]:
+        """Options that route pyld's context resolution through this loader and its cache."""
+        return {
+            "documentLoader": self,
+            "contextResolver": ContextResolver(self._cache, self),
+            "base": None,  # no document base: a relative IRI stays relative and is refused
+        }

@@ -1,0 +1,91 @@
+"""Multibase (base58btc ``z``, base64url ``u``) and Multikey encodings for Ed25519 keys."""
+
+from __future__ import annotations
+
+import base64
+
+from ._errors import KeyFormatError
+
+__all__ = [
+    "ED25519_PRIV_PREFIX",
+    "ED25519_PUB_PREFIX",
+    "b58decode",
+    "b58encode",
+    "decode_multibase",
+    "decode_multikey",
+    "encode_multikey",
+]
+
+_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
+
+#: Multicodec varint prefixes: ed25519-pub (0xed) and ed25519-priv (0x1300).
+ED25519_PUB_PREFIX = b"\xed\x01"
+ED25519_PRIV_PREFIX = b"\x80\x26"
+
+_MAX_B58_CHARS = 512  # far above any key or signature; bounds the quadratic decoder
+
+
+def b58encode(data: bytes) -> str:
+    """Encode bytes as base58btc (Bitcoin alphabet), without multibase prefix."""
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    number = int.from_bytes(data, "big")
+    digits = []
+    while number:
+        number, rem = divmod(number, 58)
+        digits.append(_B58_ALPHABET[rem])
+    return "1" * zeros + "".join(reversed(digits))
+
+
+def b58decode(text: str) -> bytes:
+    """Decode base58btc text (no multibase prefix); raise ``ValueError`` on a bad character."""
+    if len(text) > _MAX_B58_CHARS:
+        raise ValueError("base58 text too long")
+    number = 0
+    for char in text:
+        try:
+            number = number * 58 + _B58_INDEX[char]
+        except KeyError:
+            raise ValueError(f"invalid base58 character {char!r}") from None
+    zeros = len(text) - len(text.lstrip("1"))
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    return b"\0" * zeros + body
+
+
+def decode_multibase(text: str) -> bytes:
+    """Decode a multibase string in base58btc (``z``) or base64url without padding (``u``)."""
+    if not text:
+        raise ValueError("empty multibase value")
+    prefix, body = text[0], text[1:]
+    if prefix == "z":
+        return b58decode(body)
+    if prefix == "u":
+        if "=" in body:
+            raise ValueError("multibase base64url must not be padded")
+        try:
+            return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        except (ValueError, TypeError) as exc:
+            raise ValueError("invalid base64url") from exc
+    raise ValueError(f"unsupported multibase prefix {prefix!r}")
+
+
+def encode_multikey(raw: bytes, prefix: bytes = ED25519_PUB_PREFIX) -> str:
+    """Encode a raw 32-byte Ed25519 key as a Multikey value (``z6Mk...`` for public keys)."""
+    if len(raw) != 32:
+        raise KeyFormatError(f"an Ed25519 key is 32 bytes, got {len(raw)}")
+    return "z" + b58encode(prefix + raw)
+
+
+def decode_multikey(value: str, prefix: bytes = ED25519_PUB_PREFIX) -> bytes:
+    """Decode a Multikey value to its raw 32-byte Ed25519 key, checking the multicodec prefix."""
+    if not isinstance(value, str) or not value.startswith("z"):
+        raise KeyFormatError("a Multikey value is a base58btc multibase string starting with 'z'")
+    try:
+        data = b58decode(value[1:])
+    except ValueError as exc:
+        raise KeyFormatError(f"invalid Multikey value: {exc}") from exc
+    if not data.startswith(prefix) or len(data) != len(prefix) + 32:
+        raise KeyFormatError(
+            f"not an Ed25519 Multikey (expected multicodec prefix {prefix.hex()} and 32 bytes)"
+        )
+    return data[len(prefix) :]

@@ -1,0 +1,370 @@
+"""The verifier: one reference time, every check in order, and an honest verdict."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._contexts import ContextLoader
+from ._datamodel import check_credential, issuer_id, validity_period
+from ._errors import (
+    CredencialError,
+    CredentialRevokedError,
+    CredentialSuspendedError,
+    DataModelError,
+    IndeterminateError,
+    InputError,
+    InvalidCredentialError,
+    ProofError,
+    ReasonCode,
+    SchemaError,
+    ValidityPeriodError,
+)
+from ._messages import Language, reason_summary
+from ._model import parse_health_coverage_credential
+from ._policy import Policy
+from ._proof import split_proof, verify_signature
+from ._status import StatusListSource, decode_status_bits, status_bit
+from ._time import parse_datetime
+from ._trust import TrustStore
+
+__all__ = ["Reason", "Verdict", "VerificationResult", "Verifier", "VerifierConfig"]
+
+_HEALTH_COVERAGE_TYPE = "HealthCoverageCredential"
+_STATUS_LIST_TYPE = "BitstringStatusListCredential"
+
+
+class Verdict(StrEnum):
+    """The one-word answer a front desk acts on."""
+
+    VALID = "VALID"
+    INVALID = "INVALID"
+    INDETERMINATE = "INDETERMINATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a credential is not VALID: a stable code and a technical detail."""
+
+    code: ReasonCode
+    detail: str
+
+    def summary(self, lang: Language = "es") -> str:
+        """A plain sentence for the person at the desk."""
+        return reason_summary(self.code, lang)
+
+    def to_json(self, lang: Language = "es") -> dict[str, str]:
+        """``{"code", "message", "detail", "type"}`` (``type``: the W3C problem-detail URL)."""
+        return {
+            "code": self.code.value,
+            "message": self.summary(lang),
+            "detail": self.detail,
+            "type": self.code.problem_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """The outcome of :meth:`Verifier.check`."""
+
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    credential: dict[str, Any] | None
+    checked_at: datetime
+
+    @property
+    def is_valid(self) -> bool:
+        """True only for the VALID verdict."""
+        return self.verdict is Verdict.VALID
+
+    def to_json(self, lang: Language = "es") -> dict[str, Any]:
+        """``{"verdict", "reasons": [{"code", "message", ...}], "credential", "checkedAt"}``."""
+        return {
+            "verdict": self.verdict.value,
+            "reasons": [reason.to_json(lang) for reason in self.reasons],
+            "credential": self.credential,
+            "checkedAt": self.checked_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierConfig:
+    """Limits and tolerances of a verifier, in one place."""
+
+    #: Largest input accepted (bytes of JSON); larger input is refused before parsing.
+    max_input_bytes: int = 64 * 1024
+    #: A status list older than this (since its ``validFrom``) is stale: INDETERMINATE.
+    max_status_age: timedelta = timedelta(days=7)
+    #: Tolerated clock difference for "not yet valid" checks.
+    clock_skew: timedelta = timedelta(minutes=5)
+    #: The proof purpose a credential's proof must state.
+    expected_proof_purpose: str = "assertionMethod"
+    #: Extra JSON-LD contexts allowed besides the bundled ones (URL → context document).
+    extra_contexts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _StatusSnapshot:
+    source: Mapping[str, Any]
+    bits: bytes
+    purposes: frozenset[str]
+    issuer: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
+class Verifier:
+    """Verifies credentials offline against a :class:`TrustStore` and held status lists.
+
+    ``verify()`` returns the credential or raises a :class:`CredencialError`; ``check()`` returns
+    a :class:`VerificationResult`. Neither opens a socket or fetches a context.
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        config: VerifierConfig | None = None,
+        status_lists: StatusListSource | None = None,
+    ) -> None:
+        self.trust = trust
+        self.config = config or VerifierConfig()
+        self.status_lists = status_lists
+        self.loader = ContextLoader(self.config.extra_contexts)
+        self._status_cache: dict[str, _StatusSnapshot] = {}
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def check(
+        self,
+        data: str | bytes | Mapping[str, Any],
+        *,
+        policy: Policy | None = None,
+        now: datetime | None = None,
+    ) -> VerificationResult:
+        """Verify ``data`` (JSON text or a parsed credential); return the verdict and reasons."""
+        moment = _reference_time(now)
+        credential, problems = self._evaluate(data, policy, moment)
+        if any(not isinstance(p, IndeterminateError) for p in problems):
+            verdict = Verdict.INVALID
+        elif problems:
+            verdict = Verdict.INDETERMINATE
+        else:
+            verdict = Verdict.VALID
+        reasons = tuple(Reason(p.code, p.message) for p in problems)
+        return VerificationResult(verdict, reasons, credential, moment)
+
+    def verify(
+        self,
+        data: str | bytes | Mapping[str, Any],
+        *,
+        policy: Policy | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Return the verified credential, or raise the most serious problem found."""
+        credential, problems = self._evaluate(data, policy, _reference_time(now))
+        if problems:
+            invalid = [p for p in problems if not isinstance(p, IndeterminateError)]
+            raise (invalid or problems)[0]
+        assert credential is not None
+        return credential
+
+    # -- pipeline -----------------------------------------------------------------------------
+
+    def _evaluate(
+        self, data: str | bytes | Mapping[str, Any], policy: Policy | None, now: datetime
+    ) -> tuple[dict[str, Any] | None, list[CredencialError]]:
+        try:
+            credential = self._parse(data)
+        except CredencialError as exc:
+            return None, [exc]
+        try:
+            self._authenticate(credential, now)
+        except CredencialError as exc:
+            return credential, [exc]
+        problems: list[CredencialError] = []
+        for check in (self._check_validity_period, self._check_status):
+            try:
+                check(credential, now)
+            except CredencialError as exc:
+                problems.append(exc)
+        if policy is not None:
+            try:
+                policy.check(credential)
+            except CredencialError as exc:
+                problems.append(exc)
+        return credential, problems
+
+    def _parse(self, data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(data, Mapping):
+            return dict(data)
+        size = len(data.encode("utf-8") if isinstance(data, str) else data)
+        if size > self.config.max_input_bytes:
+            raise InputError(
+                f"input of {size} bytes exceeds the {self.config.max_input_bytes} limit"
+            )
+        try:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise InputError("a credential is a JSON object")
+        return parsed
+
+    def _authenticate(self, credential: Mapping[str, Any], now: datetime) -> None:
+        """Data model, contexts, schema, proof, key: everything that makes it authentic."""
+        check_credential(credential)
+        contexts = credential["@context"]
+        for url in contexts if isinstance(contexts, list) else [contexts]:
+            self.loader.check_allowed(url)
+        if _HEALTH_COVERAGE_TYPE in _types(credential):
+            try:
+                parse_health_coverage_credential(credential)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "credential"
+                raise SchemaError(f"{where}: {first['msg']}") from None
+        parts = split_proof(credential)
+        options = parts.proof_options
+        if options["proofPurpose"] != self.config.expected_proof_purpose:
+            raise ProofError(
+                f"proofPurpose is {options['proofPurpose']!r}, "
+                f"expected {self.config.expected_proof_purpose!r}",
+                code=ReasonCode.PROOF_PURPOSE_MISMATCH,
+            )
+        try:
+            created = parse_datetime(options["created"]) if "created" in options else now
+            expires = parse_datetime(options["expires"]) if "expires" in options else None
+        except ValueError as exc:
+            raise ProofError(f"proof date: {exc}", code=ReasonCode.PROOF_MALFORMED) from exc
+        if expires is not None and now > expires:
+            raise ProofError("the proof has expired", code=ReasonCode.PROOF_EXPIRED)
+        key = self.trust.resolve(
+            options["verificationMethod"], issuer=issuer_id(credential), at=created
+        )
+        verify_signature(parts, key.public_key, self.loader)
+
+    def _check_validity_period(self, credential: Mapping[str, Any], now: datetime) -> None:
+        valid_from, valid_until = validity_period(credential)
+        if valid_from is not None and now + self.config.clock_skew < valid_from:
+            raise ValidityPeriodError(
+                f"valid from {credential['validFrom']}", code=ReasonCode.CREDENTIAL_NOT_YET_VALID
+            )
+        if valid_until is not None and now > valid_until:
+            raise ValidityPeriodError(
+                f"expired at {credential['validUntil']}", code=ReasonCode.CREDENTIAL_EXPIRED
+            )
+
+    def _check_status(self, credential: Mapping[str, Any], now: datetime) -> None:
+        entries = credential.get("credentialStatus", [])
+        issuer = issuer_id(credential)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if entry.get("type") != "BitstringStatusListEntry":
+                raise IndeterminateError(f"status mechanism {entry.get('type')!r} is not supported")
+            purpose, url, index = (
+                entry.get("statusPurpose"),
+                entry.get("statusListCredential"),
+                entry.get("statusListIndex"),
+            )
+            if not (
+                isinstance(purpose, str)
+                and isinstance(url, str)
+                and isinstance(index, str)
+                and index.isdecimal()
+                and index.isascii()
+            ):
+                raise DataModelError(
+                    "a BitstringStatusListEntry needs statusPurpose, statusListCredential and a "
+                    "decimal statusListIndex string",
+                    code=ReasonCode.ENTRY_TYPE_MISSING,
+                )
+            snapshot = self._status_snapshot(url, issuer, now)
+            if purpose not in snapshot.purposes:
+                raise IndeterminateError(
+                    f"status list {url} is not for purpose {purpose!r}",
+                    code=ReasonCode.STATUS_LIST_INVALID,
+                )
+            if status_bit(snapshot.bits, int(index)):
+                if purpose == "revocation":
+                    raise CredentialRevokedError(f"revoked in {url} at index {index}")
+                if purpose == "suspension":
+                    raise CredentialSuspendedError(f"suspended in {url} at index {index}")
+
+    def _status_snapshot(self, url: str, issuer: str, now: datetime) -> _StatusSnapshot:
+        held = self.status_lists.get(url) if self.status_lists is not None else None
+        if held is None:
+            raise IndeterminateError(f"status list {url} is not held by this verifier")
+        snapshot = self._status_cache.get(url)
+        if snapshot is None or not (snapshot.source is held or snapshot.source == held):
+            snapshot = self._load_status_list(url, held, now)
+            self._status_cache[url] = snapshot
+        if snapshot.issuer != issuer:
+            raise IndeterminateError(
+                f"status list {url} is issued by {snapshot.issuer}, not {issuer}",
+                code=ReasonCode.STATUS_LIST_INVALID,
+            )
+        if snapshot.valid_from is not None and now + self.config.clock_skew < snapshot.valid_from:
+            raise IndeterminateError(
+                f"status list {url} is not valid yet", code=ReasonCode.STATUS_LIST_INVALID
+            )
+        if snapshot.valid_until is not None and now > snapshot.valid_until:
+            raise IndeterminateError(f"status list {url} expired", code=ReasonCode.STATUS_STALE)
+        if (
+            snapshot.valid_from is not None
+            and now - snapshot.valid_from > self.config.max_status_age
+        ):
+            raise IndeterminateError(
+                f"status list {url} is older than {self.config.max_status_age}",
+                code=ReasonCode.STATUS_STALE,
+            )
+        return snapshot
+
+    def _load_status_list(
+        self, url: str, held: Mapping[str, Any], now: datetime
+    ) -> _StatusSnapshot:
+        """Authenticate a held status list credential and decode its bits."""
+        invalid = ReasonCode.STATUS_LIST_INVALID
+        try:
+            self._authenticate(held, now)
+        except InvalidCredentialError as exc:
+            raise IndeterminateError(f"status list {url}: {exc.message}", code=invalid) from exc
+        subject = held.get("credentialSubject")
+        if (
+            held.get("id") != url
+            or _STATUS_LIST_TYPE not in _types(held)
+            or not isinstance(subject, Mapping)
+            or subject.get("type") != "BitstringStatusList"
+            or subject.get("statusSize", 1) != 1
+        ):
+            raise IndeterminateError(
+                f"{url} is not a BitstringStatusListCredential for single-bit entries", code=invalid
+            )
+        purposes = subject.get("statusPurpose")
+        purpose_set = frozenset(purposes if isinstance(purposes, list) else [purposes])
+        valid_from, valid_until = validity_period(held)
+        return _StatusSnapshot(
+            source=held,
+            bits=decode_status_bits(subject.get("encodedList")),
+            purposes=frozenset(p for p in purpose_set if isinstance(p, str)),
+            issuer=issuer_id(held),
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+
+
+def _types(credential: Mapping[str, Any]) -> list[Any]:
+    types = credential.get("type")
+    return types if isinstance(types, list) else [types]
+
+
+def _reference_time(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("the reference time must be timezone-aware")
+    return now.astimezone(UTC)
