@@ -20,11 +20,11 @@ from ._signing import (
     sign_document,
 )
 
-__all__ = ["DEMO_KEY_ID", "run_demo"]
+__all__ = ["DEMO_KEY_ID", "DEMO_PEOPLE", "run_demo"]
 
 DEMO_KEY_ID = "key-1"
 
-_PEOPLE: dict[str, dict[str, Any]] = {
+DEMO_PEOPLE: dict[str, dict[str, Any]] = {
     "credential": {
         "curp": "HEGM850314MDFRRR01",
         "givenName": "MARÍA GUADALUPE DEL SOCORRO",
@@ -94,7 +94,7 @@ def run_demo(out: Path) -> int:
     vm = imss.verification_method(DEMO_KEY_ID)
     issued: dict[str, tuple[dict[str, Any], int]] = {}
     used: set[int] = set()
-    for name, subject in _PEOPLE.items():
+    for name, subject in DEMO_PEOPLE.items():
         index = random_status_index()
         while index in used:
             index = random_status_index()

@@ -123,7 +123,7 @@ class CoverageSubject(_JsonModel):
     curp: _Curp
     given_name: Annotated[_Text80, Field(alias="givenName")]
     family_name: Annotated[_Text80, Field(alias="familyName")]
-    second_family_name: Annotated[_Text80, Field(alias="secondFamilyName")] | None = None
+    second_family_name: _Text80 | None = Field(default=None, alias="secondFamilyName")
     birth_date: Annotated[date, BeforeValidator(_parse_date), Field(alias="birthDate")]
     coverage: Coverage
 
@@ -145,6 +145,9 @@ class StatusListEntry(_JsonModel):
         return int(self.status_list_index)
 
 
+_StatusTuple = Annotated[tuple[StatusListEntry, ...], Field(strict=False, max_length=2)]
+
+
 class CredentialSchemaRef(_JsonModel):
     """A ``credentialSchema`` reference to a JSON Schema."""
 
@@ -155,7 +158,7 @@ class CredentialSchemaRef(_JsonModel):
 class DataIntegrityProofModel(_JsonModel):
     """The shape of a Data Integrity proof; cryptographic checks live in the proof module."""
 
-    context: Annotated[str | _StrTuple, Field(alias="@context")] | None = None
+    context: str | _StrTuple | None = Field(default=None, alias="@context")
     id: _AbsoluteIri | None = None
     type: _NonEmpty
     cryptosuite: _NonEmpty
@@ -166,7 +169,7 @@ class DataIntegrityProofModel(_JsonModel):
     challenge: _NonEmpty | None = None
     domain: _NonEmpty | None = None
     nonce: _NonEmpty | None = None
-    proof_value: Annotated[_NonEmpty, Field(alias="proofValue")] | None = None
+    proof_value: _NonEmpty | None = Field(default=None, alias="proofValue")
 
     @property
     def created_datetime(self) -> datetime | None:
@@ -189,14 +192,8 @@ class HealthCoverageCredential(_JsonModel):
     valid_from: Annotated[_DateTimeStamp, Field(alias="validFrom")]
     valid_until: Annotated[_DateTimeStamp, Field(alias="validUntil")]
     credential_subject: Annotated[CoverageSubject, Field(alias="credentialSubject")]
-    credential_status: (
-        Annotated[
-            tuple[StatusListEntry, ...],
-            Field(alias="credentialStatus", strict=False, max_length=2),
-        ]
-        | None
-    ) = None
-    credential_schema: Annotated[CredentialSchemaRef, Field(alias="credentialSchema")] | None = None
+    credential_status: _StatusTuple | None = Field(default=None, alias="credentialStatus")
+    credential_schema: CredentialSchemaRef | None = Field(default=None, alias="credentialSchema")
     proof: DataIntegrityProofModel | None = None
 
     @model_validator(mode="after")

@@ -223,8 +223,10 @@ class Verifier:
         for url in contexts if isinstance(contexts, list) else [contexts]:
             self.loader.check_allowed(url)
         if _HEALTH_COVERAGE_TYPE in _types(credential):
-            try:
-                parse_health_coverage_credential(credential)
+            try:  # the proof is judged by the proof checks below, with their own codes
+                parse_health_coverage_credential(
+                    {k: v for k, v in credential.items() if k != "proof"}
+                )
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"]) or "credential"

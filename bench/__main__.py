@@ -1,0 +1,103 @@
+"""``make bench``: median sign and verify time per credential, against bare Ed25519.
+
+Machines here are noisy, so every figure is also given as a ratio to a reference measured in the
+same run (a bare Ed25519 verify with the same crypto library: the physical floor).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from issuer._demo import DEMO_PEOPLE
+from issuer._institutions import INSTITUTIONS
+from issuer._keys import Ed25519KeyPair
+from issuer._signing import new_coverage_credential, new_status_list_credential, sign_document
+from verifier import (
+    ContextLoader,
+    InMemoryStatusLists,
+    TrustedKey,
+    TrustStore,
+    Verdict,
+    Verifier,
+    canonicalize,
+)
+
+
+def median_seconds(operation: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``operation`` over ``repeat`` runs (after one warm-up run)."""
+    operation()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        operation()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    """Run the benchmarks and print the table."""
+    institution = INSTITUTIONS["IMSS"]
+    key = Ed25519KeyPair.generate()
+    vm = institution.verification_method("key-1")
+    now = datetime.now(UTC).replace(microsecond=0)
+    unsigned = new_coverage_credential(
+        institution, DEMO_PEOPLE["credential"], status_list=1, status_index=94_567,
+        valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=1825),
+    )  # fmt: skip
+    loader = ContextLoader()
+    signed = sign_document(unsigned, key, vm, loader=loader)
+    lists = InMemoryStatusLists(
+        sign_document(
+            new_status_list_credential(
+                institution, institution.status_list_url(purpose, 1), purpose=purpose,
+                valid_from=now,
+            ),
+            key, vm, loader=loader,
+        )
+        for purpose in ("revocation", "suspension")
+    )  # fmt: skip
+    trust = TrustStore(
+        [
+            TrustedKey.from_json(
+                {
+                    "id": vm,
+                    "controller": institution.did,
+                    "publicKeyMultibase": key.public_key_multibase,
+                }
+            )
+        ]
+    )
+    verifier = Verifier(trust, status_lists=lists)
+    assert verifier.check(signed).verdict is Verdict.VALID
+
+    public = Ed25519PublicKey.from_public_bytes(key.public_key)
+    message, signature = b"\x01" * 64, key.sign(b"\x01" * 64)
+
+    reference = median_seconds(lambda: public.verify(signature, message), 2000)
+
+    def sign() -> object:
+        return sign_document(unsigned, key, vm, loader=loader)
+
+    rows = [
+        ("Ed25519 verify, 64 bytes (reference)", reference),
+        ("Ed25519 sign, 64 bytes", median_seconds(lambda: key.sign(message), 2000)),
+        ("RDFC-1.0 canonicalize credential (pyld)", median_seconds(
+            lambda: canonicalize(unsigned, loader), 50)),
+        ("sign credential (eddsa-rdfc-2022, + self-check)", median_seconds(sign, 50)),
+        ("verify credential (full check, both status lists)", median_seconds(
+            lambda: verifier.check(signed), 50)),
+    ]  # fmt: skip
+    print(f"{'operation':<52} {'median':>10} {'per second':>11} {'× reference':>12}")
+    for name, seconds in rows:
+        print(
+            f"{name:<52} {seconds * 1e3:>8.3f}ms {1 / seconds:>11,.0f} {seconds / reference:>12.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

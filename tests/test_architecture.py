@@ -1,0 +1,117 @@
+"""The dependency rule and the public API, enforced rather than hoped for."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import verifier
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Optional wings of the verifier that may use the network or a web framework.
+VERIFIER_WINGS = ("sync", "desk")
+#: What the offline core may never import (top-level module names).
+FORBIDDEN_IN_CORE = frozenset({
+    "issuer", "wallet_spec", "fastapi", "starlette", "uvicorn", "httpx", "requests", "aiohttp",
+    "urllib3", "socket", "http", "ssl", "asyncio", "flask", "django",
+})  # fmt: skip
+FORBIDDEN_SUBMODULES = frozenset({"urllib.request", "http.client"})
+
+
+def _core_files() -> list[Path]:
+    files = []
+    for path in sorted((ROOT / "verifier").rglob("*.py")):
+        relative = path.relative_to(ROOT / "verifier")
+        if relative.parts[0] not in VERIFIER_WINGS:
+            files.append(path)
+    return files
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_imports_nothing_forbidden() -> None:
+    files = _core_files()
+    assert len(files) >= 10
+    offenders = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in _imports(path)
+        if name.split(".")[0] in FORBIDDEN_IN_CORE
+        or any(name == sub or name.startswith(sub + ".") for sub in FORBIDDEN_SUBMODULES)
+    }
+    assert not offenders
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import issuer\nfrom fastapi import FastAPI\nfrom . import _x\n")
+    assert _imports(sample) == {"issuer", "fastapi"}
+
+
+def test_importing_the_verifier_loads_no_network_or_web_module() -> None:
+    """Also catches what our imports import.
+
+    pyld itself imports ``urllib.request`` and, when installed, its optional ``requests`` and
+    ``aiohttp`` document loaders; we never call them (every pyld call gets our ContextLoader, and
+    ``test_offline`` proves no socket is opened), so only the rest is checked here.
+    """
+    code = (
+        "import sys, verifier, verifier.cli\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'issuer','wallet_spec','fastapi','starlette','uvicorn','httpx'})\n"
+        "print(','.join(bad))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    assert output == ""
+
+
+def test_issuer_depends_on_verifier_not_the_reverse() -> None:
+    issuer_imports = set().union(*(_imports(p) for p in (ROOT / "issuer").rglob("*.py")))
+    assert any(name.split(".")[0] == "verifier" for name in issuer_imports)
+
+
+PUBLIC_API = {
+    "CREDENTIALS_V2_URL", "CRYPTOSUITE", "ED25519_PRIV_PREFIX", "ED25519_PUB_PREFIX",
+    "INSTITUTION_CODES", "MIN_STATUS_LIST_BITS", "PROOF_TYPE", "AllOf", "AnyOf", "ContextError",
+    "ContextLoader", "Coverage", "CoverageSubject", "CredencialError", "CredentialRevokedError",
+    "CredentialSuspendedError", "DataLossError", "DataModelError", "HealthCoverageCredential",
+    "InMemoryStatusLists", "IndeterminateError", "InputError", "InvalidCredentialError",
+    "KeyFormatError", "Language", "Policy", "PolicyError", "ProofError", "ProofParts", "Reason",
+    "ReasonCode", "RequireIssuer", "RequireType", "SchemaError", "Signer", "StatusListEntry",
+    "StatusListSource", "TrustStore", "TrustedKey", "UnsafeNoOp", "UntrustedKeyError",
+    "ValidityPeriodError", "Verdict", "VerificationResult", "Verifier", "VerifierConfig",
+    "bundled_contexts", "canonicalize", "check_credential", "create_proof", "curp_check_digit",
+    "decode_multibase", "decode_multikey", "decode_status_bits", "encode_multikey",
+    "encode_status_bits", "expand", "format_datetime", "hash_data", "is_url", "is_valid_clues",
+    "is_valid_curp", "issuer_id", "load_context_file", "parse_datetime",
+    "parse_health_coverage_credential", "reason_summary", "split_proof", "status_bit",
+    "validity_period", "verdict_label",
+}  # fmt: skip
+
+
+def test_public_api_is_pinned() -> None:
+    """Changing the public surface is a decision: update this list in the same change."""
+    assert set(verifier.__all__) == PUBLIC_API
+    assert len(verifier.__all__) == len(PUBLIC_API)
+    for name in verifier.__all__:
+        assert hasattr(verifier, name), name
+
+
+def test_reason_codes_are_stable() -> None:
+    """Codes are keyed on by desks and wallets: their values never change."""
+    from verifier import ReasonCode
+
+    assert all(code.value == code.name for code in ReasonCode)
+    assert ReasonCode.REVOKED.problem_type.startswith("https://")
