@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from schemas import CREDENCIAL_CONTEXT_URL
 
+from ._contexts import CREDENTIALS_V2_URL
 from ._identifiers import is_valid_clues, is_valid_curp
 from ._time import parse_datetime
 
@@ -29,9 +30,7 @@ __all__ = [
     "parse_health_coverage_credential",
 ]
 
-# The W3C VC 2.0 base context (same value as ``_contexts.CREDENTIALS_V2_URL``), always first.
-_CREDENTIALS_V2_URL = "https://www.w3.org/ns/credentials/v2"
-_REQUIRED_CONTEXTS = (_CREDENTIALS_V2_URL, CREDENCIAL_CONTEXT_URL)
+_REQUIRED_CONTEXTS = (CREDENTIALS_V2_URL, CREDENCIAL_CONTEXT_URL)
 _REQUIRED_TYPES = frozenset({"VerifiableCredential", "HealthCoverageCredential"})
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from ._errors import KeyFormatError
 
@@ -23,6 +24,7 @@ _B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
 ED25519_PUB_PREFIX = b"\xed\x01"
 ED25519_PRIV_PREFIX = b"\x80\x26"
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _MAX_B58_CHARS = 512  # far above any key or signature; bounds the quadratic decoder
 
 
@@ -60,12 +62,9 @@ def decode_multibase(text: str) -> bytes:
     if prefix == "z":
         return b58decode(body)
     if prefix == "u":
-        if "=" in body:
-            raise ValueError("multibase base64url must not be padded")
-        try:
-            return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        except (ValueError, TypeError) as exc:
-            raise ValueError("invalid base64url") from exc
+        if _BASE64URL.fullmatch(body) is None or len(body) % 4 == 1:
+            raise ValueError("multibase base64url takes A-Z a-z 0-9 - _ only, unpadded")
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     raise ValueError(f"unsupported multibase prefix {prefix!r}")
 
 

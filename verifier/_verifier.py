@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -188,16 +188,20 @@ class Verifier:
         except CredencialError as exc:
             return credential, [exc]
         problems: list[CredencialError] = []
-        for check in (self._check_validity_period, self._check_status):
+
+        def attempt(check: Callable[..., None], *args: Any) -> None:
             try:
-                check(credential, now)
+                check(*args)
             except CredencialError as exc:
                 problems.append(exc)
+
+        attempt(self._check_validity_period, credential, now)
+        entries = credential.get("credentialStatus", [])
+        issuer = issuer_id(credential)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            attempt(self._check_status_entry, entry, issuer, now)
         if policy is not None:
-            try:
-                policy.check(credential)
-            except CredencialError as exc:
-                problems.append(exc)
+            attempt(policy.check, credential)
         return credential, problems
 
     def _parse(self, data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
@@ -262,40 +266,38 @@ class Verifier:
                 f"expired at {credential['validUntil']}", code=ReasonCode.CREDENTIAL_EXPIRED
             )
 
-    def _check_status(self, credential: Mapping[str, Any], now: datetime) -> None:
-        entries = credential.get("credentialStatus", [])
-        issuer = issuer_id(credential)
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if entry.get("type") != "BitstringStatusListEntry":
-                raise IndeterminateError(f"status mechanism {entry.get('type')!r} is not supported")
-            purpose, url, index = (
-                entry.get("statusPurpose"),
-                entry.get("statusListCredential"),
-                entry.get("statusListIndex"),
+    def _check_status_entry(self, entry: Mapping[str, Any], issuer: str, now: datetime) -> None:
+        """A status entry: revoked or suspended is INVALID, unknown INDETERMINATE."""
+        if entry.get("type") != "BitstringStatusListEntry":
+            raise IndeterminateError(f"status mechanism {entry.get('type')!r} is not supported")
+        purpose, url, index = (
+            entry.get("statusPurpose"),
+            entry.get("statusListCredential"),
+            entry.get("statusListIndex"),
+        )
+        if not (
+            isinstance(purpose, str)
+            and isinstance(url, str)
+            and isinstance(index, str)
+            and index.isdecimal()
+            and index.isascii()
+        ):
+            raise DataModelError(
+                "a BitstringStatusListEntry needs statusPurpose, statusListCredential and a "
+                "decimal statusListIndex string",
+                code=ReasonCode.ENTRY_TYPE_MISSING,
             )
-            if not (
-                isinstance(purpose, str)
-                and isinstance(url, str)
-                and isinstance(index, str)
-                and index.isdecimal()
-                and index.isascii()
-            ):
-                raise DataModelError(
-                    "a BitstringStatusListEntry needs statusPurpose, statusListCredential and a "
-                    "decimal statusListIndex string",
-                    code=ReasonCode.ENTRY_TYPE_MISSING,
-                )
-            snapshot = self._status_snapshot(url, issuer, now)
-            if purpose not in snapshot.purposes:
-                raise IndeterminateError(
-                    f"status list {url} is not for purpose {purpose!r}",
-                    code=ReasonCode.STATUS_LIST_INVALID,
-                )
-            if status_bit(snapshot.bits, int(index)):
-                if purpose == "revocation":
-                    raise CredentialRevokedError(f"revoked in {url} at index {index}")
-                if purpose == "suspension":
-                    raise CredentialSuspendedError(f"suspended in {url} at index {index}")
+        snapshot = self._status_snapshot(url, issuer, now)
+        if purpose not in snapshot.purposes:
+            raise IndeterminateError(
+                f"status list {url} is not for purpose {purpose!r}",
+                code=ReasonCode.STATUS_LIST_INVALID,
+            )
+        if status_bit(snapshot.bits, int(index)):
+            if purpose == "revocation":
+                raise CredentialRevokedError(f"revoked in {url} at index {index}")
+            if purpose == "suspension":
+                raise CredentialSuspendedError(f"suspended in {url} at index {index}")
 
     def _status_snapshot(self, url: str, issuer: str, now: datetime) -> _StatusSnapshot:
         held = self.status_lists.get(url) if self.status_lists is not None else None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 from pyld import jsonld
 from pyld.documentloader.frozen import BUNDLED_CONTEXTS, FrozenDocumentLoader
 

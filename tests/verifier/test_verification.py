@@ -500,3 +500,16 @@ def test_trust_store_round_trip(issuers: Issuers) -> None:
     key = TrustedKey.from_json(issuers.trust.to_json()["keys"][0])
     assert key.valid_from == NOW.replace(year=2025, month=1, day=1, hour=0)
     assert key.valid_until == NOW.replace(year=2030, month=1, day=1, hour=0)
+
+
+def test_each_status_entry_is_judged_on_its_own(
+    issuers: Issuers, make_verifier: Callable[..., Verifier], credential: dict[str, Any]
+) -> None:
+    """The revocation list is missing, but the held suspension list says suspended: INVALID."""
+    suspended = frozenset({_index(credential, "suspension")})
+    lists = InMemoryStatusLists([issuers.status_list("suspension", set_indices=suspended)])
+    result = make_verifier(status=lists).check(credential, now=NOW)
+    assert result.verdict is Verdict.INVALID
+    assert [r.code for r in result.reasons] == [ReasonCode.STATUS_UNAVAILABLE, ReasonCode.SUSPENDED]
+    with pytest.raises(CredentialSuspendedError):
+        make_verifier(status=lists).verify(credential, now=NOW)
