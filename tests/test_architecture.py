@@ -83,6 +83,9 @@ def test_issuer_depends_on_verifier_not_the_reverse() -> None:
 
 
 PUBLIC_API = {
+    "CARD_PREFIX", "CARD_VERSION", "MAX_CARD_TEXT", "CardEncodingError", "CardFormatError",
+    "b45decode", "b45encode", "decode_card", "decode_card_bytes", "encode_card",
+    "encode_card_bytes", "is_card_text",
     "CREDENTIALS_V2_URL", "CRYPTOSUITE", "ED25519_PRIV_PREFIX", "ED25519_PUB_PREFIX",
     "INSTITUTION_CODES", "MIN_STATUS_LIST_BITS", "PROOF_TYPE", "AllOf", "AnyOf", "ContextError",
     "ContextLoader", "Coverage", "CoverageSubject", "CredencialError", "CredentialRevokedError",

@@ -6,10 +6,23 @@ exception tree (see :mod:`verifier._errors`); ``Verifier.check`` returns a
 :class:`VerificationResult` with a :class:`Verdict` and reasons with stable :class:`ReasonCode`\\ s.
 """
 
+from ._base45 import b45decode, b45encode
 from ._canon import canonicalize, expand
+from ._card import (
+    CARD_PREFIX,
+    CARD_VERSION,
+    MAX_CARD_TEXT,
+    decode_card,
+    decode_card_bytes,
+    encode_card,
+    encode_card_bytes,
+    is_card_text,
+)
 from ._contexts import CREDENTIALS_V2_URL, ContextLoader, bundled_contexts, load_context_file
 from ._datamodel import check_credential, is_url, issuer_id, validity_period
 from ._errors import (
+    CardEncodingError,
+    CardFormatError,
     ContextError,
     CredencialError,
     CredentialRevokedError,
@@ -66,15 +79,20 @@ from ._trust import TrustedKey, TrustStore
 from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
 
 __all__ = [
+    "CARD_PREFIX",
+    "CARD_VERSION",
     "CREDENTIALS_V2_URL",
     "CRYPTOSUITE",
     "ED25519_PRIV_PREFIX",
     "ED25519_PUB_PREFIX",
     "INSTITUTION_CODES",
+    "MAX_CARD_TEXT",
     "MIN_STATUS_LIST_BITS",
     "PROOF_TYPE",
     "AllOf",
     "AnyOf",
+    "CardEncodingError",
+    "CardFormatError",
     "ContextError",
     "ContextLoader",
     "Coverage",
@@ -112,19 +130,26 @@ __all__ = [
     "VerificationResult",
     "Verifier",
     "VerifierConfig",
+    "b45decode",
+    "b45encode",
     "bundled_contexts",
     "canonicalize",
     "check_credential",
     "create_proof",
     "curp_check_digit",
+    "decode_card",
+    "decode_card_bytes",
     "decode_multibase",
     "decode_multikey",
     "decode_status_bits",
+    "encode_card",
+    "encode_card_bytes",
     "encode_multikey",
     "encode_status_bits",
     "expand",
     "format_datetime",
     "hash_data",
+    "is_card_text",
     "is_url",
     "is_valid_clues",
     "is_valid_curp",

@@ -4,6 +4,8 @@
 
     CredencialError                     base of every error raised by this library
     ├── InputError                      the input could not be read at all (not JSON, too large)
+    │   └── CardFormatError             card text that is not a well-formed card
+    ├── CardEncodingError               a credential the card dictionary cannot express
     ├── KeyFormatError                  a key or trust file is malformed
     ├── InvalidCredentialError          the data is bad: the verdict is INVALID
     │   ├── DataModelError              a W3C VC Data Model 2.0 rule is broken
@@ -17,7 +19,8 @@
     │   ├── CredentialSuspendedError    its suspension bit is set
     │   └── PolicyError                 a verifier policy refused it
     └── IndeterminateError              the data could not be judged: the verdict is INDETERMINATE
-                                        (status list missing, stale or unverifiable)
+                                        (status list missing, stale or unverifiable; a card of a
+                                        newer format version)
 
 "The data is bad" (``InvalidCredentialError``) is kept apart from "the data could not be had"
 (``IndeterminateError``): a revoked credential is INVALID, an unknown status is INDETERMINATE.
@@ -28,6 +31,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "CardEncodingError",
+    "CardFormatError",
     "ContextError",
     "CredencialError",
     "CredentialRevokedError",
@@ -55,6 +60,9 @@ class ReasonCode(StrEnum):
     """Stable machine-readable reason codes. Never renamed: wallets and desks key on them."""
 
     MALFORMED_INPUT = "MALFORMED_INPUT"
+    CARD_MALFORMED = "CARD_MALFORMED"
+    CARD_VERSION_UNSUPPORTED = "CARD_VERSION_UNSUPPORTED"
+    CARD_NOT_EXPRESSIBLE = "CARD_NOT_EXPRESSIBLE"
     CONTEXT_INVALID = "CONTEXT_INVALID"
     CONTEXT_NOT_ALLOWED = "CONTEXT_NOT_ALLOWED"
     TYPE_INVALID = "TYPE_INVALID"
@@ -92,6 +100,8 @@ class ReasonCode(StrEnum):
 _PROBLEM_TYPES: dict[ReasonCode, str] = {
     ReasonCode.MALFORMED_INPUT: _VCDM + "PARSING_ERROR",
     ReasonCode.CONTEXT_NOT_ALLOWED: _VCDM + "PARSING_ERROR",
+    ReasonCode.CARD_MALFORMED: _VCDM + "PARSING_ERROR",
+    ReasonCode.CARD_VERSION_UNSUPPORTED: _VCDM + "PARSING_ERROR",
     ReasonCode.DATA_LOSS: _DI + "PROOF_TRANSFORMATION_ERROR",
     ReasonCode.PROOF_MISSING: _DI + "PROOF_VERIFICATION_ERROR",
     ReasonCode.PROOF_MALFORMED: _DI + "MALFORMED_PROOF_ERROR",
@@ -122,6 +132,18 @@ class CredencialError(Exception):
 
 class InputError(CredencialError):
     """The input could not be read at all: not JSON, not an object, too large."""
+
+
+class CardFormatError(InputError):
+    """Card text that is not a well-formed card of a known version."""
+
+    default_code = ReasonCode.CARD_MALFORMED
+
+
+class CardEncodingError(CredencialError):
+    """A credential the card dictionary cannot express (the message names the term)."""
+
+    default_code = ReasonCode.CARD_NOT_EXPRESSIBLE
 
 
 class KeyFormatError(CredencialError):

@@ -15,6 +15,18 @@ _REASONS: dict[ReasonCode, tuple[str, str]] = {
         "No se pudo leer la credencial.",
         "The credential could not be read.",
     ),
+    ReasonCode.CARD_MALFORMED: (
+        "El código de la tarjeta está dañado o no es una credencial.",
+        "The card code is damaged or is not a credential.",
+    ),
+    ReasonCode.CARD_VERSION_UNSUPPORTED: (
+        "La tarjeta usa una versión más nueva: actualice el verificador.",
+        "The card uses a newer format version: update the verifier.",
+    ),
+    ReasonCode.CARD_NOT_EXPRESSIBLE: (
+        "La credencial no se puede expresar en forma de tarjeta.",
+        "The credential cannot be expressed in card form.",
+    ),
     ReasonCode.CONTEXT_INVALID: (
         "La credencial no declara el contexto W3C VC 2.0 en primer lugar.",
         "The credential does not declare the W3C VC 2.0 context first.",

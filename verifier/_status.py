@@ -85,8 +85,10 @@ def decode_status_bits(encoded_list: object) -> bytes:
         raise IndeterminateError(
             f"encodedList is not GZIP + multibase: {exc}", code=invalid
         ) from exc
-    if inflater.unconsumed_tail or not inflater.eof:
-        raise IndeterminateError("encodedList is truncated or too large", code=invalid)
+    if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+        raise IndeterminateError(
+            "encodedList is truncated, too large, or has data after its GZIP member", code=invalid
+        )
     if len(bits) * 8 < MIN_STATUS_LIST_BITS:
         raise IndeterminateError(
             f"status list has {len(bits) * 8} entries, fewer than {MIN_STATUS_LIST_BITS}",

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._card import decode_card, is_card_text
 from ._contexts import ContextLoader
 from ._datamodel import check_credential, issuer_id, validity_period
 from ._errors import (
@@ -205,13 +206,21 @@ class Verifier:
         return credential, problems
 
     def _parse(self, data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+        """A credential from a mapping, JSON text, or card text (``SUS1:...``)."""
         if isinstance(data, Mapping):
             return dict(data)
-        size = len(data.encode("utf-8") if isinstance(data, str) else data)
+        size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
         if size > self.config.max_input_bytes:
             raise InputError(
                 f"input of {size} bytes exceeds the {self.config.max_input_bytes} limit"
             )
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"input is not UTF-8: {exc}") from None
+        if is_card_text(data):
+            return decode_card(data)
         try:
             parsed = json.loads(data)
         except (ValueError, RecursionError) as exc:

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+from ._card import is_card_text
 from ._contexts import load_context_file
-from ._errors import CredencialError
+from ._errors import CredencialError, ReasonCode
 from ._messages import Language, verdict_label
 from ._status import InMemoryStatusLists
 from ._time import parse_datetime
@@ -42,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify a health-coverage credential offline. "
         "Exit status: 0 VALID, 1 INVALID, 2 INDETERMINATE, 64 usage or input error.",
     )
-    parser.add_argument("input", metavar="INPUT", help="credential JSON file, or - for stdin")
+    parser.add_argument(
+        "input", metavar="INPUT", help="credential JSON file, card text (SUS1:...), or - for stdin"
+    )
     parser.add_argument("--trust", metavar="TRUST.json", help='trust file: {"keys": [...]}')
     parser.add_argument(
         "--context",
@@ -74,13 +77,16 @@ def _extra_contexts(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
     return contexts
 
 
-def _read_input(source: str) -> str:
+def _read_input(source: str) -> bytes:
+    """Raw bytes of the input (stdin for ``-``); the verifier decodes and judges them."""
     if source == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read()
+    if is_card_text(source):  # scanned card text given as the argument itself
+        return source.encode("utf-8")
     try:
-        with open(source, encoding="utf-8") as handle:
+        with open(source, "rb") as handle:
             return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise _UsageError(f"cannot read {source}: {exc}") from exc
 
 
@@ -136,7 +142,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"credencial-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     result = Verifier(trust, config, status_lists).check(text, now=now)
-    if result.credential is None:  # not a JSON object at all: an input error, not a verdict
+    unreadable = result.reasons and result.reasons[0].code is ReasonCode.MALFORMED_INPUT
+    if result.credential is None and unreadable:  # neither JSON nor a card: not a verdict
         print(f"credencial-verify: {result.reasons[0].detail}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:

@@ -22,6 +22,7 @@ from verifier import (
 )
 from verifier._multibase import b58decode, b58encode
 
+
 @pytest.fixture(scope="module")
 def key_pair_json(shared_w3c: Path) -> dict[str, Any]:
     document: dict[str, Any] = json.loads((shared_w3c / "eddsa" / "keyPair.json").read_text())
@@ -118,7 +119,9 @@ def _valid_public() -> str:
         pytest.param("z", id="empty-body"),
         pytest.param("", id="empty"),
         pytest.param(_valid_public()[1:], id="missing-z"),
-        pytest.param("u" + base64.urlsafe_b64encode(ED25519_PUB_PREFIX + bytes(32)).decode(), id="u"),
+        pytest.param(
+            "u" + base64.urlsafe_b64encode(ED25519_PUB_PREFIX + bytes(32)).decode(), id="u"
+        ),
         pytest.param("z" + "2" * 600, id="too-long"),
     ],
 )
@@ -165,9 +168,15 @@ def test_base64url_uses_the_url_alphabet() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("uAQ==", "must not be padded"),
-        ("uAQID=", "must not be padded"),
-        ("uA", "invalid base64url"),
+        ("uAQ==", "unpadded"),
+        ("uAQID=", "unpadded"),
+        ("uA", "base64url"),  # 6 bits: not a whole byte
+        ("uAQIDB", "base64url"),  # 4n + 1 characters
+        ("u*", "base64url"),  # not silently dropped
+        ("u@@@@", "base64url"),
+        ("uAA+/", "base64url"),  # the standard alphabet, not the URL one
+        ("uAQ ID", "base64url"),
+        ("uAQ\nID", "base64url"),
         ("", "empty"),
         ("f00ff", "unsupported multibase prefix 'f'"),
         ("mAQID", "unsupported multibase prefix 'm'"),
@@ -176,15 +185,4 @@ def test_base64url_uses_the_url_alphabet() -> None:
 )
 def test_decode_multibase_rejects(value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        decode_multibase(value)
-
-
-@pytest.mark.xfail(
-    reason="library bug: base64.urlsafe_b64decode is not strict, so characters outside the "
-    "base64url alphabet are silently dropped ('u*' decodes to b'') or accepted ('+', '/')",
-    strict=True,
-)
-@pytest.mark.parametrize("value", ["u*", "u@@@@", "uAA+/"])
-def test_decode_multibase_rejects_characters_outside_base64url(value: str) -> None:
-    with pytest.raises(ValueError, match="invalid base64url"):
         decode_multibase(value)

@@ -1,0 +1,675 @@
+"""Card form: the same signed credential as compact CBOR, carried as Base45 text in a QR.
+
+``encode_card(credential) -> "SUS1:..."`` and ``decode_card(text) -> credential`` are exact
+inverses for every credential the version-1 dictionary can express; anything else is refused
+with :class:`CardEncodingError` naming the term. The format is specified in
+``wallet_spec/card-codec.md``; the tables below are the normative dictionary.
+
+Layout (version 1): the CBOR value is an array whose positions are the properties of a known
+*shape*, in a fixed order; an absent property is CBOR ``undefined`` (trailing ones are dropped).
+Each property has a typed value codec: an index into a table of known values, a packed form
+(UUIDs as 16 bytes, dates as day numbers, CURP as one integer, names in a 37-symbol alphabet,
+the proofValue as its 64 raw bytes...), and, where a value does not fit the packed form, the
+value itself as a CBOR text string.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import cbor2
+
+import schemas
+
+from ._base45 import b45decode, b45encode
+from ._contexts import CREDENTIALS_V2_URL
+from ._errors import (
+    CardEncodingError,
+    CardFormatError,
+    IndeterminateError,
+    KeyFormatError,
+    ReasonCode,
+)
+from ._identifiers import curp_check_digit, is_valid_curp
+from ._multibase import b58decode, b58encode, decode_multikey, encode_multikey
+
+__all__ = [
+    "CARD_PREFIX",
+    "CARD_VERSION",
+    "MAX_CARD_TEXT",
+    "decode_card",
+    "decode_card_bytes",
+    "dictionary_tables",
+    "encode_card",
+    "encode_card_bytes",
+    "is_card_text",
+]
+
+CARD_VERSION = 1
+#: Card text starts with this prefix: "SUS" (Servicio Universal de Salud) and the version.
+CARD_PREFIX = f"SUS{CARD_VERSION}:"
+#: The most characters a QR code can hold in alphanumeric mode (version 40, level L).
+MAX_CARD_TEXT = 4296
+_PREFIX_PATTERN = re.compile(r"SUS([0-9]{1,3}):")
+_UNDEFINED = cbor2.undefined
+
+# -- the version-1 dictionary (append-only: a new entry needs a new version) -------------------
+
+CONTEXTS: tuple[list[str], ...] = ([CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL],)
+CREDENTIAL_TYPES: tuple[list[str], ...] = (
+    ["VerifiableCredential", "HealthCoverageCredential"],
+    ["HealthCoverageCredential", "VerifiableCredential"],
+)
+ISSUERS = ("did:web:imss.gob.mx", "did:web:issste.gob.mx", "did:web:imssbienestar.gob.mx")
+INSTITUTIONS = ("IMSS", "ISSSTE", "IMSS-BIENESTAR")
+PROGRAMS = (
+    "Régimen Obligatorio",
+    "Régimen Voluntario",
+    "Seguro de Salud para la Familia",
+    "Seguro Facultativo",
+    "Pensionado",
+    "Trabajador del Estado",
+    "Pensionado del Estado",
+    "Personas sin seguridad social",
+)
+RELATIONSHIPS = ("titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro")
+SCHEMA_REFS: tuple[dict[str, str], ...] = (
+    {"id": schemas.HEALTH_COVERAGE_SCHEMA_URL, "type": "JsonSchema"},
+)
+COVERAGE_TYPES = ("HealthCoverage",)
+STATUS_ENTRY_TYPES = ("BitstringStatusListEntry",)
+STATUS_PURPOSES = ("revocation", "suspension")
+PROOF_TYPES = ("DataIntegrityProof",)
+CRYPTOSUITES = ("eddsa-rdfc-2022",)
+PROOF_PURPOSES = ("assertionMethod",)
+
+#: Name alphabet: a name made only of these is packed at about 5.2 bits per character.
+NAME_ALPHABET = " ABCDEFGHIJKLMNOPQRSTUVWXYZÑÁÉÍÓÚÜ'-."
+_NAME_INDEX = {char: i for i, char in enumerate(NAME_ALPHABET)}
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DIGITS = "0123456789"
+_CURP_RADICES: tuple[str | tuple[str, ...], ...] = (
+    _LETTERS, _LETTERS, _LETTERS, _LETTERS,
+    _DIGITS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _DIGITS,
+    "HMX",
+    ("AS", "BC", "BS", "CC", "CL", "CM", "CS", "CH", "DF", "DG", "GT", "GR", "HG", "JC", "MC",
+     "MN", "MS", "NT", "NL", "OC", "PL", "QT", "QR", "SP", "SL", "SR", "TC", "TS", "TL", "VZ",
+     "YN", "ZS", "NE"),
+    "BCDFGHJKLMNPQRSTVWXYZ", "BCDFGHJKLMNPQRSTVWXYZ", "BCDFGHJKLMNPQRSTVWXYZ",
+    _DIGITS + _LETTERS,
+)  # fmt: skip
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DATE = date(1970, 1, 1)
+#: Below this a packed date-time is a day number; from it on, seconds since 1970.
+_SECONDS_FLOOR = 1_000_000
+_MAX_DEPTH = 8
+
+
+def _status_list_url(issuer: str, purpose: str, number: int) -> str:
+    domain = issuer.removeprefix("did:web:").replace("%3A", ":")
+    return f"https://{domain}/credencial/status/{purpose}/{number}"
+
+
+# -- value codecs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """What value codecs may know about the credential: its issuer (for key and list URLs)."""
+
+    issuer: str | None
+
+
+class _Codec:
+    """Encodes one JSON value to a CBOR-ready value and back."""
+
+    def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        raise NotImplementedError
+
+    def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        raise NotImplementedError
+
+
+def _refuse(term: str, why: str) -> CardEncodingError:
+    return CardEncodingError(f"card form cannot express {term}: {why}")
+
+
+def _malformed(term: str, why: str) -> CardFormatError:
+    return CardFormatError(f"card field {term}: {why}")
+
+
+class _Table(_Codec):
+    """A value from a fixed table, as its index; optionally any other string as text."""
+
+    def __init__(self, table: Sequence[Any], *, text_fallback: bool = False) -> None:
+        self.table = tuple(table)
+        self.text_fallback = text_fallback
+
+    def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        for index, known in enumerate(self.table):
+            if value == known and type(value) is type(known):
+                return index
+        if self.text_fallback and isinstance(value, str):
+            return value
+        raise _refuse(term, f"{value!r} is not in the version-{CARD_VERSION} dictionary")
+
+    def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        if type(value) is int and 0 <= value < len(self.table):
+            known = self.table[value]
+            return (
+                list(known)
+                if isinstance(known, list)
+                else dict(known)
+                if isinstance(known, dict)
+                else known
+            )
+        if self.text_fallback and isinstance(value, str):
+            return value
+        raise _malformed(term, "unknown dictionary entry")
+
+
+class _Packed(_Codec):
+    """A string packed by ``pack`` (``None`` if it does not fit), else kept as text."""
+
+    def __init__(
+        self,
+        pack: Callable[[str, _Ctx], Any | None],
+        unpack: Callable[[Any, _Ctx], str | None],
+        *,
+        text_fallback: bool = True,
+    ) -> None:
+        self.pack, self.unpack, self.text_fallback = pack, unpack, text_fallback
+
+    def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        if not isinstance(value, str):
+            raise _refuse(term, f"expected a string, got {type(value).__name__}")
+        packed = self.pack(value, ctx)
+        if packed is not None:
+            if self.unpack(packed, ctx) != value:  # exactness is checked, never assumed
+                raise _refuse(term, f"{value!r} does not survive packing")
+            return packed
+        if self.text_fallback:
+            return value
+        raise _refuse(term, f"{value!r} has no packed form")
+
+    def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        if isinstance(value, str):
+            if self.text_fallback:
+                return value
+            raise _malformed(term, "text where a packed value is required")
+        try:
+            unpacked = self.unpack(value, ctx)
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            raise _malformed(term, str(exc)) from exc
+        if unpacked is None:
+            raise _malformed(term, "wrong type")
+        return unpacked
+
+
+def _int_to_bytes(number: int) -> bytes:
+    return number.to_bytes(max(1, (number.bit_length() + 7) // 8), "big")
+
+
+def _bytes_to_int(value: Any, max_len: int) -> int:
+    if not isinstance(value, bytes) or not 0 < len(value) <= max_len:
+        raise ValueError("wrong packed length")
+    return int.from_bytes(value, "big")
+
+
+def _pack_uuid(value: str, ctx: _Ctx) -> bytes | None:
+    if not value.startswith("urn:uuid:"):
+        return None
+    try:
+        return uuid.UUID(value.removeprefix("urn:uuid:")).bytes
+    except ValueError:
+        return None
+
+
+def _unpack_uuid(value: Any, ctx: _Ctx) -> str | None:
+    if not isinstance(value, bytes) or len(value) != 16:
+        return None
+    return f"urn:uuid:{uuid.UUID(bytes=value)}"
+
+
+def _pack_datetime(value: str, ctx: _Ctx) -> int | None:
+    try:
+        moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    seconds = int((moment - _EPOCH).total_seconds())
+    if seconds < 0:
+        return None
+    if seconds % 86400 == 0 and seconds // 86400 < _SECONDS_FLOOR:
+        return seconds // 86400
+    return seconds if seconds >= _SECONDS_FLOOR else None
+
+
+def _unpack_datetime(value: Any, ctx: _Ctx) -> str | None:
+    if type(value) is not int or value < 0 or value > 253_402_300_799:  # 9999-12-31T23:59:59Z
+        return None
+    seconds = value * 86400 if value < _SECONDS_FLOOR else value
+    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pack_date(value: str, ctx: _Ctx) -> int | None:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return (day - _EPOCH_DATE).days
+
+
+def _unpack_date(value: Any, ctx: _Ctx) -> str | None:
+    if type(value) is not int:
+        return None
+    return (_EPOCH_DATE + timedelta(days=value)).isoformat()
+
+
+def _curp_symbols(curp: str) -> list[str] | None:
+    if len(curp) != 18:
+        return None
+    return [*curp[:11], curp[11:13], *curp[13:17]]
+
+
+def _pack_curp(value: str, ctx: _Ctx) -> int | None:
+    symbols = _curp_symbols(value)
+    if symbols is None or not is_valid_curp(value):
+        return None
+    number = 0
+    for symbol, radix in zip(symbols, _CURP_RADICES, strict=True):
+        if symbol not in radix:
+            return None
+        number = number * len(radix) + radix.index(symbol)
+    return number
+
+
+def _unpack_curp(value: Any, ctx: _Ctx) -> str | None:
+    if type(value) is not int or value < 0:
+        return None
+    symbols = []
+    for radix in reversed(_CURP_RADICES):
+        value, digit = divmod(value, len(radix))
+        symbols.append(radix[digit])
+    if value:
+        raise ValueError("CURP number out of range")
+    body = "".join(reversed(symbols))
+    return body + curp_check_digit(body)
+
+
+def _pack_name(value: str, ctx: _Ctx) -> bytes | None:
+    if not value or any(char not in _NAME_INDEX for char in value):
+        return None
+    number = 1  # a leading 1 keeps leading "zero" symbols (spaces)
+    for char in value:
+        number = number * len(NAME_ALPHABET) + _NAME_INDEX[char]
+    return _int_to_bytes(number)
+
+
+def _unpack_name(value: Any, ctx: _Ctx) -> str | None:
+    number = _bytes_to_int(value, 120)
+    chars = []
+    while number > 1:
+        number, digit = divmod(number, len(NAME_ALPHABET))
+        chars.append(NAME_ALPHABET[digit])
+    if number != 1 or not chars:
+        raise ValueError("bad packed name")
+    return "".join(reversed(chars))
+
+
+def _pack_digits(value: str, ctx: _Ctx) -> bytes | None:
+    if not value.isascii() or not value.isdigit() or len(value) > 30:
+        return None
+    return _int_to_bytes(int("1" + value))
+
+
+def _unpack_digits(value: Any, ctx: _Ctx) -> str | None:
+    text = str(_bytes_to_int(value, 13))
+    if not text.startswith("1") or len(text) < 2:
+        raise ValueError("bad packed digits")
+    return text[1:]
+
+
+def _pack_clues(value: str, ctx: _Ctx) -> bytes | None:
+    if re.fullmatch(r"[A-Z]{5}[0-9]{6}", value) is None:
+        return None
+    number = 0
+    for char in value[:5]:
+        number = number * 26 + _LETTERS.index(char)
+    return _int_to_bytes(number * 1_000_000 + int(value[5:]))
+
+
+def _unpack_clues(value: Any, ctx: _Ctx) -> str | None:
+    letters_number, digits = divmod(_bytes_to_int(value, 6), 1_000_000)
+    letters = []
+    for _ in range(5):
+        letters_number, digit = divmod(letters_number, 26)
+        letters.append(_LETTERS[digit])
+    if letters_number:
+        raise ValueError("CLUES number out of range")
+    return "".join(reversed(letters)) + f"{digits:06d}"
+
+
+def _pack_did_key(value: str, ctx: _Ctx) -> bytes | None:
+    if not value.startswith("did:key:") or "#" in value:
+        return None
+    try:
+        return decode_multikey(value.removeprefix("did:key:"))
+    except KeyFormatError:
+        return None
+
+
+def _unpack_did_key(value: Any, ctx: _Ctx) -> str | None:
+    if not isinstance(value, bytes) or len(value) != 32:
+        return None
+    return "did:key:" + encode_multikey(value)
+
+
+def _pack_verification_method(value: str, ctx: _Ctx) -> int | None:
+    prefix = f"{ctx.issuer}#key-"
+    number = value.removeprefix(prefix)
+    if ctx.issuer is None or not value.startswith(prefix) or not number.isdecimal():
+        return None
+    if not number.isascii() or (number.startswith("0") and number != "0") or len(number) > 9:
+        return None
+    return int(number)
+
+
+def _unpack_verification_method(value: Any, ctx: _Ctx) -> str | None:
+    if type(value) is not int or value < 0 or ctx.issuer is None:
+        return None
+    return f"{ctx.issuer}#key-{value}"
+
+
+def _pack_proof_value(value: str, ctx: _Ctx) -> bytes | None:
+    if not value.startswith("z"):
+        return None
+    try:
+        raw = b58decode(value[1:])
+    except ValueError:
+        return None
+    return raw if len(raw) == 64 else None
+
+
+def _unpack_proof_value(value: Any, ctx: _Ctx) -> str | None:
+    if not isinstance(value, bytes) or len(value) != 64:
+        return None
+    return "z" + b58encode(value)
+
+
+def _pack_status_url(value: str, ctx: _Ctx) -> int | None:
+    """The issuer's own list URLs (``.../credencial/status/<purpose>/<n>``) as ``2n + purpose``."""
+    if ctx.issuer is None:
+        return None
+    for purpose_index, purpose in enumerate(STATUS_PURPOSES):
+        prefix = _status_list_url(ctx.issuer, purpose, 0)[:-1]
+        number = value.removeprefix(prefix)
+        if value.startswith(prefix) and (packed := _pack_index(number, ctx)) is not None:
+            return packed * len(STATUS_PURPOSES) + purpose_index
+    return None
+
+
+def _unpack_status_url(value: Any, ctx: _Ctx) -> str | None:
+    if type(value) is not int or value < 0 or ctx.issuer is None:
+        return None
+    number, purpose_index = divmod(value, len(STATUS_PURPOSES))
+    return _status_list_url(ctx.issuer, STATUS_PURPOSES[purpose_index], number)
+
+
+def _pack_index(value: str, ctx: _Ctx) -> int | None:
+    if not (value.isascii() and value.isdecimal()) or value != str(int(value)):
+        return None
+    return int(value)
+
+
+def _unpack_index(value: Any, ctx: _Ctx) -> str | None:
+    return str(value) if type(value) is int and value >= 0 else None
+
+
+_TEXT = _Table((), text_fallback=True)
+
+
+class _Shape(_Codec):
+    """A JSON object with known properties, as a CBOR array in the shape's order."""
+
+    def __init__(self, name: str, fields: Sequence[tuple[str, _Codec]]) -> None:
+        self.name = name
+        self.fields = tuple(fields)
+        self.keys = frozenset(key for key, _ in fields)
+
+    def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        if not isinstance(value, Mapping):
+            raise _refuse(term, f"{self.name} must be an object")
+        unknown = sorted(set(value) - self.keys)
+        if unknown:
+            raise _refuse(f"{term}.{unknown[0]}", "the term is not in the card dictionary")
+        items = [
+            codec.encode(value[key], ctx, f"{term}.{key}") if key in value else _UNDEFINED
+            for key, codec in self.fields
+        ]
+        while items and items[-1] is _UNDEFINED:
+            items.pop()
+        return items
+
+    def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        if not isinstance(value, list) or len(value) > len(self.fields):
+            raise _malformed(term, f"{self.name} must be an array of at most {len(self.fields)}")
+        result: dict[str, Any] = {}
+        for (key, codec), item in zip(self.fields, value, strict=False):
+            if item is not _UNDEFINED:
+                result[key] = codec.decode(item, ctx, f"{term}.{key}")
+        if not result:
+            raise _malformed(term, f"empty {self.name}")
+        return result
+
+
+_STATUS_ENTRY = _Shape(
+    "status entry",
+    [
+        ("type", _Table(STATUS_ENTRY_TYPES)),
+        ("statusPurpose", _Table(STATUS_PURPOSES)),
+        ("statusListIndex", _Packed(_pack_index, _unpack_index)),
+        ("statusListCredential", _Packed(_pack_status_url, _unpack_status_url)),
+        ("id", _TEXT),
+    ],
+)
+
+
+class _StatusEntries(_Codec):
+    """``credentialStatus``: ``[list, index]`` when both entries follow the issuer's template
+    (same list number and index, one list per purpose), else an array of entry shapes."""
+
+    def _template(self, ctx: _Ctx, number: int, index: int) -> list[dict[str, str]]:
+        assert ctx.issuer is not None
+        return [
+            {
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": purpose,
+                "statusListIndex": str(index),
+                "statusListCredential": _status_list_url(ctx.issuer, purpose, number),
+            }
+            for purpose in STATUS_PURPOSES
+        ]
+
+    def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        entries = value if isinstance(value, list) else [value]
+        first = entries[0] if entries and isinstance(entries[0], Mapping) else {}
+        url, index = first.get("statusListCredential"), first.get("statusListIndex")
+        if ctx.issuer is not None and isinstance(url, str) and isinstance(index, str):
+            number = url.rsplit("/", 1)[-1]
+            if number.isdecimal() and number.isascii() and index.isdecimal() and index.isascii():
+                packed = [int(number), int(index)]
+                if self._template(ctx, *packed) == value:
+                    return packed
+        if not isinstance(value, list):
+            raise _refuse(term, "a single status entry must be written as a list")
+        return [_STATUS_ENTRY.encode(entry, ctx, f"{term}[{i}]") for i, entry in enumerate(value)]
+
+    def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        if not isinstance(value, list):
+            raise _malformed(term, "must be an array")
+        if len(value) == 2 and all(type(v) is int and v >= 0 for v in value):
+            if ctx.issuer is None:
+                raise _malformed(term, "a packed status needs the issuer")
+            return self._template(ctx, value[0], value[1])
+        if not 0 < len(value) <= 4:
+            raise _malformed(term, "wrong number of status entries")
+        return [_STATUS_ENTRY.decode(entry, ctx, f"{term}[{i}]") for i, entry in enumerate(value)]
+
+
+_COVERAGE = _Shape(
+    "coverage",
+    [
+        ("institution", _Table(INSTITUTIONS)),
+        ("program", _Table(PROGRAMS, text_fallback=True)),
+        ("affiliationNumber", _Packed(_pack_digits, _unpack_digits)),
+        ("beneficiaryRelationship", _Table(RELATIONSHIPS)),
+        ("adscriptionUnit", _Packed(_pack_clues, _unpack_clues)),
+        ("type", _Table(COVERAGE_TYPES)),
+    ],
+)
+_SUBJECT = _Shape(
+    "credentialSubject",
+    [
+        ("id", _Packed(_pack_did_key, _unpack_did_key)),
+        ("curp", _Packed(_pack_curp, _unpack_curp)),
+        ("givenName", _Packed(_pack_name, _unpack_name)),
+        ("familyName", _Packed(_pack_name, _unpack_name)),
+        ("secondFamilyName", _Packed(_pack_name, _unpack_name)),
+        ("birthDate", _Packed(_pack_date, _unpack_date)),
+        ("coverage", _COVERAGE),
+    ],
+)
+_DATETIME = _Packed(_pack_datetime, _unpack_datetime)
+_PROOF = _Shape(
+    "proof",
+    [
+        ("type", _Table(PROOF_TYPES)),
+        ("cryptosuite", _Table(CRYPTOSUITES)),
+        ("created", _DATETIME),
+        ("verificationMethod", _Packed(_pack_verification_method, _unpack_verification_method)),
+        ("proofPurpose", _Table(PROOF_PURPOSES)),
+        ("proofValue", _Packed(_pack_proof_value, _unpack_proof_value, text_fallback=False)),
+    ],
+)
+_CREDENTIAL = _Shape(
+    "credential",
+    [
+        ("@context", _Table(CONTEXTS)),
+        ("id", _Packed(_pack_uuid, _unpack_uuid)),
+        ("type", _Table(CREDENTIAL_TYPES)),
+        ("issuer", _Table(ISSUERS, text_fallback=True)),
+        ("validFrom", _DATETIME),
+        ("validUntil", _DATETIME),
+        ("credentialSubject", _SUBJECT),
+        ("credentialStatus", _StatusEntries()),
+        ("credentialSchema", _Table(SCHEMA_REFS)),
+        ("proof", _PROOF),
+    ],
+)
+_ISSUER_POSITION = 3
+
+
+# -- public functions ------------------------------------------------------------------------
+
+
+def _to_cbor(credential: Mapping[str, Any]) -> bytes:
+    issuer = credential.get("issuer")
+    ctx = _Ctx(issuer if isinstance(issuer, str) else None)
+    return cbor2.dumps(_CREDENTIAL.encode(credential, ctx, "credential"))
+
+
+def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
+    """The CBOR bytes of the card form; raises :class:`CardEncodingError` naming the term."""
+    encoded = _to_cbor(credential)
+    try:
+        exact = decode_card_bytes(encoded) == credential
+    except CardFormatError as exc:
+        raise _refuse("credential", f"its card form does not decode: {exc.message}") from exc
+    if not exact:  # belt and braces: an exact round trip or nothing
+        raise _refuse("credential", "the card form does not reproduce it exactly")
+    return encoded
+
+
+def encode_card(credential: Mapping[str, Any]) -> str:
+    """The card text (``SUS1:`` + Base45 of the CBOR), all in the QR alphanumeric alphabet."""
+    return CARD_PREFIX + b45encode(encode_card_bytes(credential))
+
+
+def decode_card_bytes(data: bytes) -> dict[str, Any]:
+    """The credential from the card's CBOR bytes; raises :class:`CardFormatError`.
+
+    Only the canonical encoding is accepted (re-encoding gives the same bytes), so one
+    credential has exactly one card form.
+    """
+    try:
+        value = cbor2.loads(
+            data, max_depth=_MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
+        )
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise CardFormatError(f"card bytes are not valid CBOR: {exc}") from None
+    if not isinstance(value, list) or len(value) <= _ISSUER_POSITION:
+        raise CardFormatError("card bytes do not hold a credential")
+    raw_issuer = value[_ISSUER_POSITION]
+    issuer_codec = _CREDENTIAL.fields[_ISSUER_POSITION][1]
+    issuer = (
+        None if raw_issuer is _UNDEFINED else issuer_codec.decode(raw_issuer, _Ctx(None), "issuer")
+    )
+    credential: dict[str, Any] = _CREDENTIAL.decode(value, _Ctx(issuer), "credential")
+    try:
+        canonical = _to_cbor(credential) == data
+    except CardEncodingError:
+        canonical = False
+    if not canonical:
+        raise CardFormatError("card bytes are not the canonical encoding of a credential")
+    return credential
+
+
+def is_card_text(text: str) -> bool:
+    """Whether ``text`` looks like card text of any version (``SUS<n>:``)."""
+    return _PREFIX_PATTERN.match(text.strip()) is not None
+
+
+def decode_card(text: str) -> dict[str, Any]:
+    """The credential from card text; raises :class:`CardFormatError`, or
+    :class:`IndeterminateError` for a card of a newer version than this verifier knows."""
+    if len(text) > MAX_CARD_TEXT + 16:
+        raise CardFormatError(f"card text of {len(text)} characters is longer than any QR")
+    text = text.strip()
+    match = _PREFIX_PATTERN.match(text)
+    if match is None:
+        raise CardFormatError(f"card text must start with {CARD_PREFIX}")
+    if int(match[1]) != CARD_VERSION:
+        raise IndeterminateError(
+            f"card format version {int(match[1])} is not known to this verifier "
+            f"(it reads version {CARD_VERSION})",
+            code=ReasonCode.CARD_VERSION_UNSUPPORTED,
+        )
+    try:
+        data = b45decode(text[match.end() :])
+    except ValueError as exc:
+        raise CardFormatError(f"card text is not Base45: {exc}") from None
+    return decode_card_bytes(data)
+
+
+def dictionary_tables() -> dict[str, tuple[Any, ...]]:
+    """The version-1 value tables, by name (for the specification and its test)."""
+    return {
+        "@context": CONTEXTS,
+        "type": CREDENTIAL_TYPES,
+        "issuer": ISSUERS,
+        "coverage.institution": INSTITUTIONS,
+        "coverage.program": PROGRAMS,
+        "coverage.beneficiaryRelationship": RELATIONSHIPS,
+        "coverage.type": COVERAGE_TYPES,
+        "credentialSchema": SCHEMA_REFS,
+        "credentialStatus[].type": STATUS_ENTRY_TYPES,
+        "credentialStatus[].statusPurpose": STATUS_PURPOSES,
+        "proof.type": PROOF_TYPES,
+        "proof.cryptosuite": CRYPTOSUITES,
+        "proof.proofPurpose": PROOF_PURPOSES,
+    }
