@@ -63,7 +63,10 @@ def _read_json(source: str) -> object:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (64) and --help (0) end here, not in the caller
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         if args.command == "keygen":
             key = Ed25519KeyPair.generate()

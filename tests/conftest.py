@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ SHARED_W3C = Path(__file__).resolve().parents[2] / "shared" / "w3c"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SIGNED_AT = "2026-01-01T00:00:00Z"
 KEY_ID = "key-1"
+#: Inputs per fuzz test: a short profile in `make test`, a long one with CREDENCIAL_FUZZ_EXAMPLES.
+FUZZ_EXAMPLES = int(os.environ.get("CREDENCIAL_FUZZ_EXAMPLES", "300"))
 
 
 @pytest.fixture(scope="session")

@@ -61,10 +61,9 @@ _UNDEFINED = cbor2.undefined
 # -- the version-1 dictionary (append-only: a new entry needs a new version) -------------------
 
 CONTEXTS: tuple[list[str], ...] = ([CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL],)
-CREDENTIAL_TYPES: tuple[list[str], ...] = (
-    ["VerifiableCredential", "HealthCoverageCredential"],
-    ["HealthCoverageCredential", "VerifiableCredential"],
-)
+# One spelling per meaning: the order of `type` values does not change the signed RDF, so a
+# second ordering in the table would give one signature two card forms.
+CREDENTIAL_TYPES: tuple[list[str], ...] = (["VerifiableCredential", "HealthCoverageCredential"],)
 ISSUERS = ("did:web:imss.gob.mx", "did:web:issste.gob.mx", "did:web:imssbienestar.gob.mx")
 INSTITUTIONS = ("IMSS", "ISSSTE", "IMSS-BIENESTAR")
 PROGRAMS = (

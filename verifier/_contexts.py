@@ -64,6 +64,9 @@ class ContextLoader:
 
     def __init__(self, extra: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._extra: dict[str, Mapping[str, Any]] = dict(extra or {})
+        replaced = sorted(set(self._extra) & set(_bundled()))
+        if replaced:  # a replaced bundled context would let a forged credential verify
+            raise InputError(f"an extra context cannot replace the bundled context {replaced[0]}")
         self._documents: dict[str, Mapping[str, Any]] = {**_bundled(), **self._extra}
         self._cache: LRUCache[Any, Any] = LRUCache(maxsize=64)
 

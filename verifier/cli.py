@@ -126,7 +126,10 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (64) and --help (0) end here, not in the caller
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     lang: Language = args.lang
     try:
         now: datetime | None = parse_datetime(args.now) if args.now else None
@@ -136,12 +139,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         trust = TrustStore.from_file(args.trust) if args.trust else TrustStore()
         config = VerifierConfig(extra_contexts=_extra_contexts(args.context))
-        status_lists = InMemoryStatusLists.from_files(args.status_list)
+        verifier = Verifier(trust, config, InMemoryStatusLists.from_files(args.status_list))
         text = _read_input(args.input)
     except (_UsageError, CredencialError) as exc:
         print(f"credencial-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    result = Verifier(trust, config, status_lists).check(text, now=now)
+    result = verifier.check(text, now=now)
     unreadable = result.reasons and result.reasons[0].code is ReasonCode.MALFORMED_INPUT
     if result.credential is None and unreadable:  # neither JSON nor a card: not a verdict
         print(f"credencial-verify: {result.reasons[0].detail}", file=sys.stderr)
