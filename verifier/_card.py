@@ -55,7 +55,7 @@ CARD_VERSION = 1
 CARD_PREFIX = f"SUS{CARD_VERSION}:"
 #: The most characters a QR code can hold in alphanumeric mode (version 40, level L).
 MAX_CARD_TEXT = 4296
-_PREFIX_PATTERN = re.compile(r"SUS([0-9]{1,3}):")
+_PREFIX_PATTERN = re.compile(r"SUS([0-9]{1,6}):")
 _UNDEFINED = cbor2.undefined
 
 # -- the version-1 dictionary (append-only: a new entry needs a new version) -------------------
@@ -69,11 +69,16 @@ INSTITUTIONS = ("IMSS", "ISSSTE", "IMSS-BIENESTAR")
 PROGRAMS = (
     "Régimen Obligatorio",
     "Régimen Voluntario",
+    "Continuación Voluntaria",
     "Seguro de Salud para la Familia",
     "Seguro Facultativo",
     "Pensionado",
+    "Trabajador en Activo",
     "Trabajador del Estado",
     "Pensionado del Estado",
+    "Familiar Derechohabiente",
+    "Servicios de Salud IMSS-Bienestar",
+    "Atención a Población sin Seguridad",
     "Personas sin seguridad social",
 )
 RELATIONSHIPS = ("titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro")
@@ -106,6 +111,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
 #: Below this a packed date-time is a day number; from it on, seconds since 1970.
 _SECONDS_FLOOR = 1_000_000
+#: Largest list number, index or key number a card carries (larger ones travel as text).
+_MAX_UINT = 2**32 - 1
+#: Largest packed name: about 184 characters (longer names travel as text).
+_MAX_NAME_BYTES = 120
 _MAX_DEPTH = 8
 
 
@@ -189,7 +198,11 @@ class _Packed(_Codec):
             raise _refuse(term, f"expected a string, got {type(value).__name__}")
         packed = self.pack(value, ctx)
         if packed is not None:
-            if self.unpack(packed, ctx) != value:  # exactness is checked, never assumed
+            try:
+                exact = self.unpack(packed, ctx) == value  # exactness is checked, never assumed
+            except (ValueError, TypeError, IndexError, OverflowError):
+                exact = False
+            if not exact:
                 raise _refuse(term, f"{value!r} does not survive packing")
             return packed
         if self.text_fallback:
@@ -306,11 +319,12 @@ def _pack_name(value: str, ctx: _Ctx) -> bytes | None:
     number = 1  # a leading 1 keeps leading "zero" symbols (spaces)
     for char in value:
         number = number * len(NAME_ALPHABET) + _NAME_INDEX[char]
-    return _int_to_bytes(number)
+    packed = _int_to_bytes(number)
+    return packed if len(packed) <= _MAX_NAME_BYTES else None
 
 
 def _unpack_name(value: Any, ctx: _Ctx) -> str | None:
-    number = _bytes_to_int(value, 120)
+    number = _bytes_to_int(value, _MAX_NAME_BYTES)
     chars = []
     while number > 1:
         number, digit = divmod(number, len(NAME_ALPHABET))
@@ -379,7 +393,7 @@ def _pack_verification_method(value: str, ctx: _Ctx) -> int | None:
 
 
 def _unpack_verification_method(value: Any, ctx: _Ctx) -> str | None:
-    if type(value) is not int or value < 0 or ctx.issuer is None:
+    if not _is_small_uint(value) or ctx.issuer is None:
         return None
     return f"{ctx.issuer}#key-{value}"
 
@@ -413,20 +427,25 @@ def _pack_status_url(value: str, ctx: _Ctx) -> int | None:
 
 
 def _unpack_status_url(value: Any, ctx: _Ctx) -> str | None:
-    if type(value) is not int or value < 0 or ctx.issuer is None:
+    if not _is_small_uint(value) or ctx.issuer is None:
         return None
     number, purpose_index = divmod(value, len(STATUS_PURPOSES))
     return _status_list_url(ctx.issuer, STATUS_PURPOSES[purpose_index], number)
 
 
+def _is_small_uint(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= _MAX_UINT
+
+
 def _pack_index(value: str, ctx: _Ctx) -> int | None:
-    if not (value.isascii() and value.isdecimal()) or value != str(int(value)):
+    if not (value.isascii() and value.isdecimal()) or len(value) > 10 or value != str(int(value)):
         return None
-    return int(value)
+    number = int(value)
+    return number if number <= _MAX_UINT else None
 
 
 def _unpack_index(value: Any, ctx: _Ctx) -> str | None:
-    return str(value) if type(value) is int and value >= 0 else None
+    return str(value) if _is_small_uint(value) else None
 
 
 _TEXT = _Table((), text_fallback=True)
@@ -499,11 +518,14 @@ class _StatusEntries(_Codec):
         first = entries[0] if entries and isinstance(entries[0], Mapping) else {}
         url, index = first.get("statusListCredential"), first.get("statusListIndex")
         if ctx.issuer is not None and isinstance(url, str) and isinstance(index, str):
-            number = url.rsplit("/", 1)[-1]
-            if number.isdecimal() and number.isascii() and index.isdecimal() and index.isascii():
-                packed = [int(number), int(index)]
-                if self._template(ctx, *packed) == value:
-                    return packed
+            number = _pack_index(url.rsplit("/", 1)[-1], ctx)
+            packed_index = _pack_index(index, ctx)
+            if (
+                number is not None
+                and packed_index is not None
+                and self._template(ctx, number, packed_index) == value
+            ):
+                return [number, packed_index]
         if not isinstance(value, list):
             raise _refuse(term, "a single status entry must be written as a list")
         return [_STATUS_ENTRY.encode(entry, ctx, f"{term}[{i}]") for i, entry in enumerate(value)]
@@ -511,7 +533,9 @@ class _StatusEntries(_Codec):
     def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
         if not isinstance(value, list):
             raise _malformed(term, "must be an array")
-        if len(value) == 2 and all(type(v) is int and v >= 0 for v in value):
+        if len(value) == 2 and all(type(v) is int for v in value):
+            if not all(_is_small_uint(v) for v in value):
+                raise _malformed(term, "status list number or index out of range")
             if ctx.issuer is None:
                 raise _malformed(term, "a packed status needs the issuer")
             return self._template(ctx, value[0], value[1])
@@ -531,16 +555,57 @@ _COVERAGE = _Shape(
         ("type", _Table(COVERAGE_TYPES)),
     ],
 )
-_SUBJECT = _Shape(
+
+
+def _birth_date_from_curp(curp: Any) -> str | None:
+    """The birth date a valid CURP spells: YYMMDD, century from the homoclave (digit: 1900s)."""
+    if not isinstance(curp, str) or not is_valid_curp(curp):
+        return None
+    century = "19" if curp[16].isdigit() else "20"
+    try:
+        return date.fromisoformat(f"{century}{curp[4:6]}-{curp[6:8]}-{curp[8:10]}").isoformat()
+    except ValueError:
+        return None
+
+
+class _SubjectShape(_Shape):
+    """``credentialSubject``: a ``birthDate`` equal to the CURP's date is CBOR ``null``."""
+
+    def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        items: list[Any] = super().encode(value, ctx, term)
+        position = self._position("birthDate")
+        derived = _birth_date_from_curp(value.get("curp"))
+        if derived is not None and value.get("birthDate") == derived and len(items) > position:
+            items[position] = None
+        return items
+
+    def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
+        position = self._position("birthDate")
+        if isinstance(value, list) and len(value) > position and value[position] is None:
+            result: dict[str, Any] = super().decode(
+                [*value[:position], _UNDEFINED, *value[position + 1 :]], ctx, term
+            )
+            derived = _birth_date_from_curp(result.get("curp"))
+            if derived is None:
+                raise _malformed(f"{term}.birthDate", "no CURP to take the birth date from")
+            result["birthDate"] = derived
+            return {key: result[key] for key, _ in self.fields if key in result}
+        return super().decode(value, ctx, term)
+
+    def _position(self, key: str) -> int:
+        return next(i for i, (name, _) in enumerate(self.fields) if name == key)
+
+
+_SUBJECT = _SubjectShape(
     "credentialSubject",
     [
-        ("id", _Packed(_pack_did_key, _unpack_did_key)),
         ("curp", _Packed(_pack_curp, _unpack_curp)),
         ("givenName", _Packed(_pack_name, _unpack_name)),
         ("familyName", _Packed(_pack_name, _unpack_name)),
         ("secondFamilyName", _Packed(_pack_name, _unpack_name)),
         ("birthDate", _Packed(_pack_date, _unpack_date)),
         ("coverage", _COVERAGE),
+        ("id", _Packed(_pack_did_key, _unpack_did_key)),
     ],
 )
 _DATETIME = _Packed(_pack_datetime, _unpack_datetime)
@@ -596,7 +661,10 @@ def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
 
 def encode_card(credential: Mapping[str, Any]) -> str:
     """The card text (``SUS1:`` + Base45 of the CBOR), all in the QR alphanumeric alphabet."""
-    return CARD_PREFIX + b45encode(encode_card_bytes(credential))
+    text = CARD_PREFIX + b45encode(encode_card_bytes(credential))
+    if len(text) > MAX_CARD_TEXT:
+        raise _refuse("credential", f"its card text of {len(text)} characters fits no QR code")
+    return text
 
 
 def decode_card_bytes(data: bytes) -> dict[str, Any]:
@@ -642,7 +710,10 @@ def decode_card(text: str) -> dict[str, Any]:
     match = _PREFIX_PATTERN.match(text)
     if match is None:
         raise CardFormatError(f"card text must start with {CARD_PREFIX}")
-    if int(match[1]) != CARD_VERSION:
+    version = int(match[1])
+    if match[1] != str(version) or version < CARD_VERSION:
+        raise CardFormatError(f"card version {match[1]!r} is not a valid version number")
+    if version > CARD_VERSION:
         raise IndeterminateError(
             f"card format version {int(match[1])} is not known to this verifier "
             f"(it reads version {CARD_VERSION})",

@@ -62,7 +62,9 @@ def decode_qr_pil(image: Image.Image) -> str:
         image = PILImage.alpha_composite(PILImage.new("RGBA", rgba.size, "white"), rgba)
     gray = image if image.mode == "L" else image.convert("L")
     found = zxingcpp.read_barcodes(
-        gray, formats=zxingcpp.BarcodeFormat.QRCode, text_mode=zxingcpp.TextMode.Plain
+        gray,
+        formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
+        text_mode=zxingcpp.TextMode.Plain,
     )
     texts = [barcode.text for barcode in found if barcode.valid]
     if not texts:
@@ -83,9 +85,7 @@ def decode_qr_image(data: bytes) -> str:
     QR code) is found, or when Pillow or zxing-cpp is not installed.
     """
     if len(data) > MAX_IMAGE_BYTES:
-        raise InputError(
-            f"image of {len(data)} bytes exceeds the {MAX_IMAGE_BYTES} byte limit"
-        )
+        raise InputError(f"image of {len(data)} bytes exceeds the {MAX_IMAGE_BYTES} byte limit")
     kind = image_format(data)
     if kind is None:
         raise InputError("not a PNG or JPEG image")
@@ -105,7 +105,10 @@ def decode_qr_image(data: bytes) -> str:
             opened.load()
     except InputError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:  # fmt: skip
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(
+            f"image is larger than the {MAX_IMAGE_PIXELS:,} pixel limit: {exc}"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"cannot read the {kind} image: {exc}") from None
     return decode_qr_pil(opened)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from ._card import is_card_text
 from ._contexts import load_context_file
 from ._errors import CredencialError, ReasonCode
+from ._images import decode_qr_image, image_format
 from ._messages import Language, verdict_label
 from ._status import InMemoryStatusLists
 from ._time import parse_datetime
@@ -44,7 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         "Exit status: 0 VALID, 1 INVALID, 2 INDETERMINATE, 64 usage or input error.",
     )
     parser.add_argument(
-        "input", metavar="INPUT", help="credential JSON file, card text (SUS1:...), or - for stdin"
+        "input",
+        metavar="INPUT",
+        help="credential JSON file, card text (SUS1:...), a PNG/JPEG photo or scan of the card "
+        "(needs the images extra), or - for stdin",
     )
     parser.add_argument("--trust", metavar="TRUST.json", help='trust file: {"keys": [...]}')
     parser.add_argument(
@@ -141,6 +145,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         config = VerifierConfig(extra_contexts=_extra_contexts(args.context))
         verifier = Verifier(trust, config, InMemoryStatusLists.from_files(args.status_list))
         text = _read_input(args.input)
+        if image_format(text) is not None:  # a photo or scan of the card: read its QR
+            text = decode_qr_image(text).encode("utf-8")
     except (_UsageError, CredencialError) as exc:
         print(f"credencial-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE

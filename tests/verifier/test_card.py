@@ -292,3 +292,64 @@ def test_card_text_is_recognised() -> None:
     assert not is_card_text('{"@context": []}')
     assert not is_card_text("HC1:ABC")
     assert string.ascii_uppercase  # alphabet sanity for the generator above
+
+
+def test_birth_date_spelled_by_the_curp_is_not_repeated(
+    issuers: Issuers, credential: dict[str, Any]
+) -> None:
+    subject = credential["credentialSubject"]
+    curp, birth = subject["curp"], subject["birthDate"]
+    assert birth[2:4] + birth[5:7] + birth[8:10] == curp[4:10]  # the example agrees with its CURP
+    assert cbor2.loads(encode_card_bytes(credential))[6][4] is None
+    assert decode_card(encode_card(credential)) == credential
+
+    unsigned = {k: v for k, v in copy.deepcopy(credential).items() if k != "proof"}
+    unsigned["credentialSubject"]["birthDate"] = "1985-03-15"  # disagrees: written out in full
+    signed = issuers.sign(unsigned)
+    assert cbor2.loads(encode_card_bytes(signed))[6][4] == 5552
+    assert decode_card(encode_card(signed)) == signed
+
+
+def test_null_birth_date_without_a_curp_is_malformed(credential: dict[str, Any]) -> None:
+    value = cbor2.loads(encode_card_bytes(credential))
+    value[6][0] = "not a curp"
+    with pytest.raises(CardFormatError, match="birthDate"):
+        decode_card_bytes(cbor2.dumps(value))
+
+
+@pytest.mark.parametrize("prefix", ["SUS0:", "SUS01:", "SUS001:"])
+def test_malformed_version_numbers(
+    credential: dict[str, Any], verifier: Verifier, prefix: str
+) -> None:
+    """One credential, one card text: no alternative spellings of the version."""
+    text = prefix + encode_card(credential).removeprefix(CARD_PREFIX)
+    with pytest.raises(CardFormatError, match="version"):
+        decode_card(text)
+    assert verifier.check(text, now=NOW).verdict is Verdict.INVALID
+
+
+def test_huge_integers_are_malformed_not_crashes(
+    credential: dict[str, Any], verifier: Verifier
+) -> None:
+    value = cbor2.loads(encode_card_bytes(credential))
+    value[7] = [1, 10**4400]
+    text = "SUS1:" + b45encode(cbor2.dumps(value))
+    assert len(text) < 4296  # it would fit in a QR code
+    with pytest.raises(CardFormatError, match="out of range"):
+        decode_card(text)
+    assert verifier.check(text, now=NOW).verdict is Verdict.INVALID
+
+
+def test_over_long_values_travel_as_text(credential: dict[str, Any]) -> None:
+    """Values too large to pack are carried as text, exactly; never a crash."""
+    huge_index = copy.deepcopy(credential)
+    huge_index["credentialStatus"][0]["statusListIndex"] = "9" * 50
+    assert decode_card(encode_card(huge_index)) == huge_index
+    huge_index["credentialStatus"][0]["statusListIndex"] = "9" * 5000
+    with pytest.raises(CardEncodingError, match="fits no QR code"):
+        encode_card(huge_index)
+    long_name = copy.deepcopy(credential)
+    long_name["credentialSubject"]["givenName"] = "A" * 200
+    text = encode_card(long_name)
+    assert isinstance(cbor2.loads(b45decode(text.removeprefix(CARD_PREFIX)))[6][1], str)
+    assert decode_card(text) == long_name
