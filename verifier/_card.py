@@ -422,7 +422,8 @@ def _pack_status_url(value: str, ctx: _Ctx) -> int | None:
         prefix = _status_list_url(ctx.issuer, purpose, 0)[:-1]
         number = value.removeprefix(prefix)
         if value.startswith(prefix) and (packed := _pack_index(number, ctx)) is not None:
-            return packed * len(STATUS_PURPOSES) + purpose_index
+            combined = packed * len(STATUS_PURPOSES) + purpose_index
+            return combined if combined <= _MAX_UINT else None
     return None
 
 
