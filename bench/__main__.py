@@ -97,6 +97,9 @@ def main() -> None:
         print(
             f"{name:<52} {seconds * 1e3:>8.3f}ms {1 / seconds:>11,.0f} {seconds / reference:>12.1f}"
         )
+    from bench.qr_sizes import main as qr_sizes_main  # the QR-size table (bench/qr_sizes.py)
+
+    qr_sizes_main()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``credencial-issuer``: keys, signing, and the demo that ``make run`` starts."""
+"""``credencial-issuer``: keys, signing, the printed card, and the demo that ``make run`` starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from verifier import ContextLoader, CredencialError, load_context_file, parse_datetime
+from verifier import (
+    ContextLoader,
+    CredencialError,
+    encode_card,
+    load_context_file,
+    parse_datetime,
+)
 
 from ._demo import run_demo
 from ._keys import Ed25519KeyPair
@@ -51,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
         help="allow one extra JSON-LD context (repeatable)",
     )
 
+    card = commands.add_parser("card", help="print the card text (SUS1:...) and draw the card")
+    card.add_argument("input", metavar="SIGNED.json", help="signed credential, or - for stdin")
+    card.add_argument("--png", metavar="OUT.png", help="write the printed card as a 300 dpi PNG")
+    card.add_argument("--pdf", metavar="OUT.pdf", help="write it as an 85.60 × 53.98 mm PDF")
+    card.add_argument(
+        "--ecc", choices=("L", "M", "Q", "H"), help="QR error-correction level (default: M)"
+    )
+
     demo = commands.add_parser("demo", help="demo keys for the three institutions, issue, verify")
     demo.add_argument("--out", default="demo", metavar="DIR", help="demo folder (default: demo)")
     return parser
@@ -59,6 +73,29 @@ def _parser() -> argparse.ArgumentParser:
 def _read_json(source: str) -> object:
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     return json.loads(text)
+
+
+def _card(source: str, png: str | None, pdf: str | None, ecc: str | None) -> int:
+    document = _read_json(source)
+    if not isinstance(document, dict):
+        raise ValueError("the input is not a JSON object")
+    if "proof" not in document:
+        raise ValueError("the credential is not signed (it has no proof): sign it first")
+    text = encode_card(document)
+    if png or pdf:
+        try:
+            from ._card_render import card_pdf, card_png, ecc_level
+        except ImportError as exc:
+            raise ValueError(
+                f"drawing cards needs the issuer extra: pip install 'credencial[issuer]' ({exc})"
+            ) from None
+        level = ecc_level(ecc)
+        for path, draw in ((png, card_png), (pdf, card_pdf)):
+            if path:
+                Path(path).write_bytes(draw(document, level))
+                print(f"{path}: card with a level-{level} QR", file=sys.stderr)
+    print(text)
+    return 0
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +134,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             )
             print(json.dumps(signed, ensure_ascii=False, indent=2))
             return 0
+        if args.command == "card":
+            return _card(args.input, args.png, args.pdf, args.ecc)
         return run_demo(Path(args.out))
     except (CredencialError, OSError, ValueError) as exc:
         print(f"credencial-issuer: {exc}", file=sys.stderr)

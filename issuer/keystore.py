@@ -1,0 +1,84 @@
+"""Institution signing keys: a signer interface, and file keys encrypted at rest.
+
+The private key never leaves the key store: callers get a :class:`verifier.Signer`. The PKCS#11
+(HSM) backend implements the same interface in a later issue.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from verifier import KeyFormatError, Signer
+
+from ._keys import Ed25519KeyPair
+
+__all__ = ["FileKeyStore", "KeyHandle"]
+
+
+@dataclass(frozen=True)
+class KeyHandle:
+    """A usable signing key: its verification method and a signer."""
+
+    verification_method: str
+    public_key_multibase: str
+    signer: Signer
+
+
+class FileKeyStore:
+    """Ed25519 keys as passphrase-encrypted PKCS#8 PEM files, one per institution key.
+
+    Decrypted keys are cached in memory for the life of the process (decryption is slow on
+    purpose: the passphrase is stretched).
+    """
+
+    def __init__(self, directory: Path, passphrase: str) -> None:
+        if not passphrase:
+            raise KeyFormatError("a key passphrase is required (CREDENCIAL_KEY_PASSPHRASE)")
+        self.directory = directory
+        self._passphrase = passphrase.encode("utf-8")
+        self._cache: dict[tuple[str, str], Ed25519KeyPair] = {}
+
+    def _path(self, institution: str, key_id: str) -> Path:
+        return self.directory / institution.lower() / f"{key_id}.pem"
+
+    def create(self, institution: str, key_id: str) -> Ed25519KeyPair:
+        """Generate and store a new key; never overwrites an existing one."""
+        pair = Ed25519KeyPair.generate()
+        path = self._path(institution, key_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = pair.private_key.private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(self._passphrase)
+        )
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        self._cache[(institution, key_id)] = pair
+        return pair
+
+    def load(self, institution: str, key_id: str) -> Ed25519KeyPair:
+        """The key pair, decrypted (cached after the first load)."""
+        cached = self._cache.get((institution, key_id))
+        if cached is not None:
+            return cached
+        path = self._path(institution, key_id)
+        try:
+            private = load_pem_private_key(path.read_bytes(), password=self._passphrase)
+        except FileNotFoundError:
+            raise KeyFormatError(f"no key file {path}") from None
+        except (ValueError, TypeError) as exc:
+            raise KeyFormatError(f"cannot decrypt {path}: wrong passphrase or bad file") from exc
+        if not isinstance(private, Ed25519PrivateKey):
+            raise KeyFormatError(f"{path} is not an Ed25519 key")
+        pair = Ed25519KeyPair(private)
+        self._cache[(institution, key_id)] = pair
+        return pair

@@ -1,0 +1,654 @@
+"""The issuer's business logic, independent of HTTP: issue, change status, publish lists and keys.
+
+Every write happens in one database transaction together with its audit entry, so a crash
+leaves either the whole change or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import schemas
+from verifier import (
+    CREDENTIALS_V2_URL,
+    ContextLoader,
+    InMemoryStatusLists,
+    ReasonCode,
+    StatusListSource,
+    TrustedKey,
+    TrustStore,
+    Verdict,
+    Verifier,
+    create_proof,
+    encode_status_bits,
+    format_datetime,
+    parse_health_coverage_credential,
+)
+
+from ._institutions import INSTITUTIONS, Institution
+from ._permutation import permute
+from ._signing import STATUS_PURPOSES, new_status_list_credential
+from .audit import append_audit
+from .db import ApiClient, Credential, Database, SigningKey, StatusEvent, StatusList
+from .db import Institution as InstitutionRow
+from .keystore import FileKeyStore, KeyHandle
+from .settings import IssuerSettings
+
+__all__ = [
+    "SCOPES",
+    "ConflictError",
+    "IssuedCredential",
+    "IssuerService",
+    "NotFoundError",
+    "Principal",
+    "ServiceError",
+    "StatusAction",
+]
+
+#: API scopes: issue credentials, change their status, administer keys and clients.
+SCOPES = frozenset({"issue", "status", "admin"})
+_MAX_ALLOCATION_ATTEMPTS = 20
+
+
+class ServiceError(Exception):
+    """A request the service refuses; ``status`` is the HTTP status it maps to."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(ServiceError):
+    """No such credential (or not one of this institution's)."""
+
+    status = 404
+    title = "Not found"
+
+
+class ConflictError(ServiceError):
+    """The request conflicts with what is stored (idempotency key reuse, revoked is final)."""
+
+    status = 409
+    title = "ConflictError"
+
+
+class StatusAction(StrEnum):
+    """What an operator can do to a credential's status."""
+
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an API client of one institution, with its scopes."""
+
+    client_id: str
+    institution: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """The result of an issuance; ``created`` is False when an idempotent retry found it."""
+
+    document: dict[str, Any]
+    created: bool
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _request_hash(payload: Any) -> str:
+    body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class IssuerService:
+    """One issuer deployment: its database, its key store and the institutions it serves."""
+
+    def __init__(
+        self,
+        settings: IssuerSettings,
+        *,
+        database: Database | None = None,
+        keystore: FileKeyStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = database or Database(settings.database_url)
+        self.keys = keystore or FileKeyStore(
+            settings.key_dir, settings.key_passphrase.get_secret_value()
+        )
+        self._signed_lists: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+        self._loader = ContextLoader()
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def bootstrap(self, institutions: Iterable[Institution] = INSTITUTIONS.values()) -> None:
+        """Migrate the schema; make sure each institution exists and has an active key."""
+        self.db.migrate()
+        for institution in institutions:
+            with self.db.transaction() as session:
+                if session.get(InstitutionRow, institution.code) is None:
+                    session.add(
+                        InstitutionRow(
+                            code=institution.code, name=institution.name, did=institution.did
+                        )
+                    )
+                    session.flush()
+                if self._active_key_row(session, institution.code) is None:
+                    self._new_key(session, institution.code, actor="bootstrap")
+
+    def create_client(
+        self, institution: str, name: str, scopes: Iterable[str], *, actor: str = "cli"
+    ) -> str:
+        """Create an API client; returns its API key (shown once, stored only as a hash)."""
+        wanted = frozenset(scopes)
+        if not wanted or not wanted <= SCOPES:
+            raise ServiceError(f"scopes must be a non-empty subset of {sorted(SCOPES)}")
+        client_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        with self.db.transaction() as session:
+            self._institution(session, institution)
+            session.add(
+                ApiClient(
+                    client_id=client_id,
+                    institution_code=institution,
+                    name=name,
+                    secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+                    scopes=" ".join(sorted(wanted)),
+                    created_at=datetime.now(UTC),
+                )
+            )
+            append_audit(
+                session, institution=institution, actor=actor, action="client.create",
+                subject=client_id, details={"name": name, "scopes": sorted(wanted)},
+            )  # fmt: skip
+        return f"{client_id}.{secret}"
+
+    def authenticate(self, api_key: str) -> Principal | None:
+        """The principal an API key belongs to, or None (unknown, wrong, or disabled)."""
+        client_id, sep, secret = api_key.partition(".")
+        if not sep or not client_id or not secret:
+            return None
+        with self.db.transaction() as session:
+            client = session.get(ApiClient, client_id)
+            if client is None or client.disabled_at is not None:
+                return None
+            digest = hashlib.sha256(secret.encode()).hexdigest()
+            if not hmac.compare_digest(digest, client.secret_sha256):
+                return None
+            return Principal(
+                client.client_id, client.institution_code, frozenset(client.scopes.split())
+            )
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def _institution(self, session: Session, code: str) -> InstitutionRow:
+        row = session.get(InstitutionRow, code)
+        if row is None:
+            raise NotFoundError(f"unknown institution {code!r}")
+        return row
+
+    def _active_key_row(self, session: Session, institution: str) -> SigningKey | None:
+        return session.scalars(
+            select(SigningKey)
+            .where(SigningKey.institution_code == institution, SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.id.desc())
+        ).first()
+
+    def _new_key(self, session: Session, institution: str, *, actor: str) -> SigningKey:
+        count = session.scalar(
+            select(func.count())
+            .select_from(SigningKey)
+            .where(SigningKey.institution_code == institution)
+        )
+        key_id = f"key-{(count or 0) + 1}"
+        pair = self.keys.create(institution, key_id)
+        row = SigningKey(
+            institution_code=institution,
+            key_id=key_id,
+            public_key_multibase=pair.public_key_multibase,
+            backend="file",
+            valid_from=datetime.now(UTC).replace(microsecond=0),
+        )
+        session.add(row)
+        session.flush()
+        append_audit(
+            session, institution=institution, actor=actor, action="key.create", subject=key_id,
+            details={"publicKeyMultibase": pair.public_key_multibase},
+        )  # fmt: skip
+        return row
+
+    def rotate_key(self, institution: str, *, actor: str) -> str:
+        """A new key signs from now on; the old one is retired but stays listed. Returns its id."""
+        with self.db.transaction() as session:
+            self._institution(session, institution)
+            old = self._active_key_row(session, institution)
+            now = datetime.now(UTC).replace(microsecond=0)
+            if old is not None:
+                old.retired_at = now
+                append_audit(
+                    session, institution=institution, actor=actor, action="key.retire",
+                    subject=old.key_id,
+                )  # fmt: skip
+            return self._new_key(session, institution, actor=actor).key_id
+
+    def active_key(self, institution: str) -> KeyHandle:
+        """The key that signs for ``institution`` now."""
+        with self.db.transaction() as session:
+            row = self._active_key_row(session, institution)
+            did = self._institution(session, institution).did
+        if row is None:
+            raise ServiceError(f"{institution} has no active signing key")
+        pair = self.keys.load(institution, row.key_id)
+        return KeyHandle(f"{did}#{row.key_id}", row.public_key_multibase, pair)
+
+    def trust_store(self) -> TrustStore:
+        """Every key of every institution, each valid from creation until retirement."""
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(SigningKey, InstitutionRow.did).join(
+                    InstitutionRow, InstitutionRow.code == SigningKey.institution_code
+                )
+            ).all()
+        return TrustStore(
+            TrustedKey.from_json(
+                {
+                    "id": f"{did}#{key.key_id}",
+                    "controller": did,
+                    "publicKeyMultibase": key.public_key_multibase,
+                    "validFrom": format_datetime(utc(key.valid_from)),
+                    **(
+                        {"validUntil": format_datetime(utc(key.retired_at))}
+                        if key.retired_at
+                        else {}
+                    ),
+                }
+            )
+            for key, did in rows
+        )
+
+    def did_document(self, institution: str) -> dict[str, Any]:
+        """The did:web document: every key as a Multikey verification method, with validity."""
+        with self.db.transaction() as session:
+            did = self._institution(session, institution).did
+            keys = session.scalars(
+                select(SigningKey)
+                .where(SigningKey.institution_code == institution)
+                .order_by(SigningKey.id)
+            ).all()
+        methods = []
+        for key in keys:
+            method: dict[str, Any] = {
+                "id": f"{did}#{key.key_id}",
+                "type": "Multikey",
+                "controller": did,
+                "publicKeyMultibase": key.public_key_multibase,
+                "validFrom": format_datetime(utc(key.valid_from)),
+            }
+            if key.retired_at is not None:
+                method["validUntil"] = format_datetime(utc(key.retired_at))
+            methods.append(method)
+        return {
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+            "id": did,
+            "verificationMethod": methods,
+            "assertionMethod": [m["id"] for m in methods if "validUntil" not in m],
+        }
+
+    # -- issuing --------------------------------------------------------------------------------
+
+    def _allocate(self, session: Session, institution: str) -> tuple[int, int]:
+        """The next (list number, index): a counter per list, permuted; a new list when full."""
+        for _ in range(_MAX_ALLOCATION_ATTEMPTS):
+            open_list = (
+                select(func.min(StatusList.number))
+                .where(
+                    StatusList.institution_code == institution,
+                    StatusList.allocated < StatusList.size,
+                )
+                .scalar_subquery()
+            )
+            row = session.execute(
+                update(StatusList)
+                .where(
+                    StatusList.institution_code == institution,
+                    StatusList.number == open_list,
+                    StatusList.allocated < StatusList.size,
+                )
+                .values(allocated=StatusList.allocated + 1)
+                .returning(
+                    StatusList.number,
+                    StatusList.allocated,
+                    StatusList.size,
+                    StatusList.permutation_key,
+                )
+            ).first()
+            if row is not None:
+                number, allocated, size, key = row
+                return number, permute(key, allocated - 1, size)
+            highest = session.scalar(
+                select(func.max(StatusList.number)).where(
+                    StatusList.institution_code == institution
+                )
+            )
+            try:
+                with session.begin_nested():
+                    session.add(
+                        StatusList(
+                            institution_code=institution,
+                            number=(highest or 0) + 1,
+                            size=self.settings.status_list_size,
+                            allocated=0,
+                            permutation_key=secrets.token_bytes(32),
+                            created_at=datetime.now(UTC),
+                        )
+                    )
+            except IntegrityError:
+                continue  # another process opened that list first: use it
+        raise ServiceError("could not allocate a status index (too much contention)")
+
+    def _complete(
+        self,
+        institution: Institution,
+        credential: Mapping[str, Any],
+        *,
+        number: int,
+        index: int,
+        valid_from: datetime,
+        valid_until: datetime,
+    ) -> dict[str, Any]:
+        """Fill what the issuer owns: context, id, type, issuer, validity, status, schema."""
+        subject = credential.get("credentialSubject")
+        if not isinstance(subject, Mapping):
+            raise ServiceError("credential.credentialSubject must be an object")
+        document: dict[str, Any] = {
+            "@context": [CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL],
+            "id": f"urn:uuid:{uuid.uuid4()}",
+            "type": ["VerifiableCredential", "HealthCoverageCredential"],
+            "issuer": institution.did,
+            "validFrom": format_datetime(valid_from),
+            "validUntil": format_datetime(valid_until),
+            "credentialSubject": dict(subject),
+            "credentialStatus": [
+                {
+                    "type": "BitstringStatusListEntry",
+                    "statusPurpose": purpose,
+                    "statusListIndex": str(index),
+                    "statusListCredential": institution.status_list_url(purpose, number),
+                }
+                for purpose in STATUS_PURPOSES
+            ],
+            "credentialSchema": {"id": schemas.HEALTH_COVERAGE_SCHEMA_URL, "type": "JsonSchema"},
+        }
+        try:
+            parse_health_coverage_credential(document)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise ServiceError(
+                f"the credential is not a valid health-coverage credential: {exc}"
+            ) from None
+        coverage_institution = document["credentialSubject"]["coverage"]["institution"]
+        if coverage_institution != institution.code:
+            raise ServiceError(
+                f"{institution.code} cannot issue coverage of {coverage_institution}"
+            )
+        return document
+
+    def issue(
+        self,
+        principal: Principal,
+        credential: Mapping[str, Any],
+        *,
+        valid_until: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> IssuedCredential:
+        """Issue a credential for ``credential["credentialSubject"]``: allocate, sign, check, store.
+
+        With an ``idempotency_key``, a retry of the same request returns the stored credential;
+        the same key with a different request is a :class:`ConflictError`.
+        """
+        institution = INSTITUTIONS[principal.institution]
+        request_hash = _request_hash(
+            {
+                "credential": credential,
+                "validUntil": valid_until.isoformat() if valid_until else None,
+            }
+        )
+        if idempotency_key is not None:
+            existing = self._by_idempotency_key(
+                principal.institution, idempotency_key, request_hash
+            )
+            if existing is not None:
+                return IssuedCredential(existing, created=False)
+        key = self.active_key(principal.institution)
+        now = datetime.now(UTC).replace(microsecond=0)
+        until = valid_until or now + self.settings.credential_validity
+        try:
+            with self.db.transaction() as session:
+                number, index = self._allocate(session, principal.institution)
+                document = self._complete(
+                    institution,
+                    credential,
+                    number=number,
+                    index=index,
+                    valid_from=now,
+                    valid_until=until,
+                )
+                signed = self._sign(document, key, now)
+                self._check_issued(signed, key)
+                session.add(
+                    Credential(
+                        id=signed["id"],
+                        institution_code=principal.institution,
+                        list_number=number,
+                        status_index=index,
+                        curp=signed["credentialSubject"]["curp"],
+                        document=signed,
+                        issued_at=now,
+                        valid_until=until,
+                        client_id=principal.client_id,
+                        idempotency_key=idempotency_key,
+                        request_sha256=request_hash,
+                    )
+                )
+                append_audit(
+                    session, institution=principal.institution, actor=principal.client_id,
+                    action="credential.issue", subject=signed["id"],
+                    details={"list": number, "index": index, "key": key.verification_method},
+                )  # fmt: skip
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = self._by_idempotency_key(
+                principal.institution, idempotency_key, request_hash
+            )
+            if existing is None:
+                raise
+            return IssuedCredential(existing, created=False)
+        return IssuedCredential(signed, created=True)
+
+    def _sign(self, document: dict[str, Any], key: KeyHandle, now: datetime) -> dict[str, Any]:
+        return create_proof(
+            document,
+            signer=key.signer,
+            verification_method=key.verification_method,
+            loader=self._loader,
+            created=format_datetime(now),
+        )
+
+    def _by_idempotency_key(
+        self, institution: str, idempotency_key: str, request_hash: str
+    ) -> dict[str, Any] | None:
+        with self.db.transaction() as session:
+            row = session.scalars(
+                select(Credential).where(
+                    Credential.institution_code == institution,
+                    Credential.idempotency_key == idempotency_key,
+                )
+            ).first()
+            if row is None:
+                return None
+            if row.request_sha256 != request_hash:
+                raise ConflictError("this Idempotency-Key was used for a different request")
+            return dict(row.document)
+
+    def _check_issued(self, signed: Mapping[str, Any], key: KeyHandle) -> None:
+        """Verify what we are about to hand out, with the verifier, before it leaves."""
+        trust = TrustStore([
+            TrustedKey.from_json({
+                "id": key.verification_method,
+                "controller": signed["issuer"],
+                "publicKeyMultibase": key.public_key_multibase,
+            })
+        ])  # fmt: skip
+        result = Verifier(trust).check(signed)
+        # A brand-new credential's status bits are known to be clear; only its lists are not held.
+        problems = [r for r in result.reasons if r.code is not ReasonCode.STATUS_UNAVAILABLE]
+        if result.verdict is Verdict.INVALID or problems:
+            raise ServiceError(f"the issued credential does not verify: {problems}")
+
+    # -- reading and status ---------------------------------------------------------------------
+
+    def get_credential(self, principal: Principal, credential_id: str) -> dict[str, Any]:
+        """A credential of the caller's institution (another's is reported as not found)."""
+        with self.db.transaction() as session:
+            row = session.get(Credential, credential_id)
+            if row is None or row.institution_code != principal.institution:
+                raise NotFoundError(f"no credential {credential_id} of {principal.institution}")
+            return dict(row.document)
+
+    def credential_status(self, principal: Principal, credential_id: str) -> dict[str, Any]:
+        """``{"revoked": bool, "suspended": bool}`` of one of the caller's credentials."""
+        with self.db.transaction() as session:
+            row = session.get(Credential, credential_id)
+            if row is None or row.institution_code != principal.institution:
+                raise NotFoundError(f"no credential {credential_id} of {principal.institution}")
+            return {"revoked": row.revoked_at is not None, "suspended": row.suspended}
+
+    def change_status(
+        self, principal: Principal, credential_id: str, action: StatusAction
+    ) -> dict[str, Any]:
+        """Suspend, reinstate or revoke (final). Returns the new status."""
+        now = datetime.now(UTC)
+        with self.db.transaction() as session:
+            row = session.get(Credential, credential_id, with_for_update=True)
+            if row is None or row.institution_code != principal.institution:
+                raise NotFoundError(f"no credential {credential_id} of {principal.institution}")
+            if row.revoked_at is not None:
+                raise ConflictError("the credential is revoked; revocation is final")
+            purpose, value = {
+                StatusAction.SUSPEND: ("suspension", True),
+                StatusAction.REINSTATE: ("suspension", False),
+                StatusAction.REVOKE: ("revocation", True),
+            }[action]
+            if purpose == "revocation":
+                row.revoked_at = now
+            else:
+                row.suspended = value
+            session.add(
+                StatusEvent(
+                    credential_id=row.id, institution_code=row.institution_code,
+                    list_number=row.list_number, status_index=row.status_index,
+                    purpose=purpose, value=value, at=now,
+                )
+            )  # fmt: skip
+            append_audit(
+                session, institution=principal.institution, actor=principal.client_id,
+                action=f"credential.{action.value}", subject=row.id,
+            )  # fmt: skip
+            return {"revoked": row.revoked_at is not None, "suspended": row.suspended}
+
+    # -- status lists ---------------------------------------------------------------------------
+
+    def _bits(
+        self, session: Session, institution: str, purpose: str, number: int, at: datetime | None
+    ) -> tuple[bytes, int]:
+        """The list bits (now, or as they stood at ``at``) and the newest event id behind them."""
+        size = session.scalar(
+            select(StatusList.size).where(
+                StatusList.institution_code == institution, StatusList.number == number
+            )
+        )
+        if size is None:
+            raise NotFoundError(f"no status list {purpose}/{number} of {institution}")
+        query = select(StatusEvent.id, StatusEvent.status_index, StatusEvent.value).where(
+            StatusEvent.institution_code == institution,
+            StatusEvent.list_number == number,
+            StatusEvent.purpose == purpose,
+        )
+        if at is not None:
+            query = query.where(StatusEvent.at <= at)
+        bits = bytearray(size // 8)
+        newest = 0
+        for event_id, index, value in session.execute(query.order_by(StatusEvent.id)):
+            mask = 0x80 >> (index & 7)
+            bits[index >> 3] = (bits[index >> 3] | mask) if value else (bits[index >> 3] & ~mask)
+            newest = event_id
+        return bytes(bits), newest
+
+    def status_list_credential(
+        self, institution: str, purpose: str, number: int, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The signed BitstringStatusListCredential, now or as it stood at ``at``."""
+        if purpose not in STATUS_PURPOSES:
+            raise NotFoundError(f"no status purpose {purpose!r}")
+        inst = INSTITUTIONS.get(institution)
+        if inst is None:
+            raise NotFoundError(f"unknown institution {institution!r}")
+        with self.db.transaction() as session:
+            bits, newest = self._bits(session, institution, purpose, number, at)
+        now = datetime.now(UTC).replace(microsecond=0)
+        ttl = self.settings.status_list_ttl
+        cache_key = (institution, purpose, number, newest)
+        cached = self._signed_lists.get(cache_key) if at is None else None
+        if cached is not None and now - utc_parse(cached["validFrom"]) < ttl / 4:
+            return cached
+        valid_from = at.astimezone(UTC).replace(microsecond=0) if at is not None else now
+        unsigned = new_status_list_credential(
+            inst, inst.status_list_url(purpose, number), purpose=purpose, valid_from=valid_from,
+            ttl=ttl, size=len(bits) * 8,
+        )  # fmt: skip
+        unsigned["credentialSubject"]["encodedList"] = encode_status_bits(bits)
+        signed = self._sign(unsigned, self.active_key(institution), now)
+        if at is None:
+            self._signed_lists[cache_key] = signed
+        return signed
+
+    def status_lists(self) -> StatusListSource:
+        """Every current status list, signed, as a verifier's status source."""
+        with self.db.transaction() as session:
+            lists = session.execute(select(StatusList.institution_code, StatusList.number)).all()
+        return InMemoryStatusLists(
+            self.status_list_credential(institution, purpose, number)
+            for institution, number in lists
+            for purpose in STATUS_PURPOSES
+        )
+
+    def verifier(self) -> Verifier:
+        """A verifier trusting this deployment's keys and holding its current status lists."""
+        return Verifier(self.trust_store(), status_lists=self.status_lists())
+
+
+def utc_parse(value: str) -> datetime:
+    """Parse one of our own ``YYYY-MM-DDTHH:MM:SSZ`` strings."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -1,0 +1,35 @@
+"""Issuer service settings, from the environment (``CREDENCIAL_*``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["IssuerSettings"]
+
+
+class IssuerSettings(BaseSettings):
+    """Everything an issuer process needs to know; one frozen object passed to ``create_app``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CREDENCIAL_", env_file=".env", env_file_encoding="utf-8", frozen=True
+    )
+
+    #: SQLAlchemy URL: SQLite (WAL) by default; ``postgresql+psycopg://...`` in production.
+    database_url: str = "sqlite:///var/credencial.db"
+    #: Where file keys live (encrypted at rest with ``key_passphrase``).
+    key_dir: Path = Path("var/keys")
+    #: Passphrase that encrypts file keys at rest. Required to sign.
+    key_passphrase: SecretStr = Field(default=SecretStr(""))
+    #: Entries per status list (Bitstring Status List minimum: 131,072).
+    status_list_size: int = Field(default=131_072, ge=131_072)
+    #: How long a served status list is valid, and its ``ttl`` / ``Cache-Control: max-age``.
+    status_list_ttl: timedelta = timedelta(hours=24)
+    #: Default validity of a new credential.
+    credential_validity: timedelta = timedelta(days=5 * 365)
+    #: Where ``credencial-issuer serve`` listens.
+    host: str = "127.0.0.1"
+    port: int = 8000
