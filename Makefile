@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ pytest: $(STAMP)
 ## bench: benchmarks, printed as ratios against references measured in the same run
 bench: $(STAMP)
 	$(PY) -m bench
+
+## fuzz: the long profiles: 10,000 differential canonicalization cases, 20,000 card fuzz inputs
+fuzz: $(STAMP)
+	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=20000 \
+		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -10,8 +10,9 @@ from pyld.jsonld import JsonLdError, JsonLdProcessor
 from ._contexts import ContextLoader
 from ._datamodel import is_url
 from ._errors import ContextError, DataLossError, InputError
+from ._fastcanon import fast_canonicalize
 
-__all__ = ["canonicalize", "expand"]
+__all__ = ["canonicalize", "canonicalize_full", "expand"]
 
 _KEYWORDS_WITH_IRI = ("@id", "@type")
 
@@ -82,7 +83,19 @@ def expand(document: Mapping[str, Any], loader: ContextLoader) -> list[Any]:
 
 
 def canonicalize(document: Mapping[str, Any], loader: ContextLoader) -> str:
-    """RDFC-1.0 canonical N-Quads of ``document`` (pyld ``URDNA2015``, which is RDFC-1.0)."""
+    """RDFC-1.0 canonical N-Quads of ``document``.
+
+    Documents of our known shapes take the direct path (:mod:`verifier._fastcanon`); everything
+    else runs the full algorithm (pyld ``URDNA2015``, which is RDFC-1.0) with data-loss checks.
+    """
+    fast = fast_canonicalize(document)
+    if fast is not None:
+        return fast
+    return canonicalize_full(document, loader)
+
+
+def canonicalize_full(document: Mapping[str, Any], loader: ContextLoader) -> str:
+    """RDFC-1.0 canonical N-Quads by the full algorithm (pyld), refusing any data loss."""
     expanded = expand(document, loader)
     options = loader.pyld_options()
     options.update(algorithm="URDNA2015", format="application/n-quads")

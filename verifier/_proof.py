@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ._canon import canonicalize
 from ._contexts import ContextLoader
-from ._errors import ProofError, ReasonCode
+from ._errors import DataLossError, ProofError, ReasonCode
 from ._multibase import b58encode, decode_multibase
 from ._time import parse_datetime
 
@@ -91,10 +91,11 @@ def hash_data(
 ) -> bytes:
     """The 64 bytes that are signed: SHA-256(canonical proof config) || SHA-256(canonical doc)."""
     config = _proof_config(proof_options, unsecured_document.get("@context"))
-    proof_hash = hashlib.sha256(canonicalize(config, loader).encode("utf-8")).digest()
-    document_hash = hashlib.sha256(
-        canonicalize(unsecured_document, loader).encode("utf-8")
-    ).digest()
+    try:
+        proof_hash = hashlib.sha256(canonicalize(config, loader).encode("utf-8")).digest()
+        document_hash = hashlib.sha256(canonicalize(unsecured_document, loader).encode()).digest()
+    except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800": not Unicode text
+        raise DataLossError("the document holds text that is not valid Unicode") from None
     return proof_hash + document_hash
 
 
