@@ -29,7 +29,7 @@ _HARD_TEXT = st.lists(
     st.one_of(
         st.sampled_from(list("\"\\\t\n\r'-.ÑñÁÉÍÓÚÜáéíóúü ")),
         st.sampled_from(["😀", "👩🏽‍⚕️", "\u2028", "\u00a0", "\ufeff", "𝔸"]),
-        st.characters(exclude_categories=("Cs",)),
+        st.characters(exclude_categories=["Cs"]),
     ),
     max_size=30,
 ).map("".join)
