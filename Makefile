@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[all,test]'
 	touch $(STAMP)
 
-## run: create demo keys for IMSS, ISSSTE and IMSS-Bienestar, issue and verify a demo credential
+## run: the issuer API on 127.0.0.1:8000 with a demo database, keys and API keys under var/demo/
 run: $(STAMP)
-	$(VENV)/bin/credencial-issuer demo --out demo
+	$(VENV)/bin/credencial-issuer serve --demo
 
 ## test: lint, type check and the whole test suite
 test: lint typecheck pytest
@@ -39,4 +39,4 @@ fuzz: $(STAMP)
 		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py
 
 clean:
-	rm -rf $(VENV) demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo var/demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -19,6 +19,7 @@ from verifier import (
 
 from ._demo import run_demo
 from ._keys import Ed25519KeyPair
+from ._operator import OPERATOR_COMMANDS, add_operator_commands, run_operator
 from ._signing import sign_document
 
 __all__ = ["EXIT_USAGE", "main", "run"]
@@ -67,7 +68,23 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="demo keys for the three institutions, issue, verify")
     demo.add_argument("--out", default="demo", metavar="DIR", help="demo folder (default: demo)")
+
+    serve = commands.add_parser("serve", help="run the HTTP API (docs at /docs) until interrupted")
+    serve.add_argument("--host", help="interface (default: CREDENCIAL_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="port (default: CREDENCIAL_PORT, else 8000)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo: SQLite, keys and one API key per institution under var/demo/",
+    )
+    add_operator_commands(commands)
     return parser
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {value!r}")
+    return int(value)
 
 
 def _read_json(source: str) -> object:
@@ -104,6 +121,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (64) and --help (0) end here, not in the caller
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command in OPERATOR_COMMANDS:
+        return run_operator(args)
     try:
         if args.command == "keygen":
             key = Ed25519KeyPair.generate()
@@ -136,6 +155,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "card":
             return _card(args.input, args.png, args.pdf, args.ecc)
+        if args.command == "serve":
+            from ._serve import serve  # the web stack is imported only to serve
+
+            return serve(args.host, args.port, demo=args.demo)
         return run_demo(Path(args.out))
     except (CredencialError, OSError, ValueError) as exc:
         print(f"credencial-issuer: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from .settings import IssuerSettings
 __all__ = [
     "SCOPES",
     "ConflictError",
+    "IssuanceCheckError",
     "IssuedCredential",
     "IssuerService",
     "NotFoundError",
@@ -85,7 +87,14 @@ class ConflictError(ServiceError):
     """The request conflicts with what is stored (idempotency key reuse, revoked is final)."""
 
     status = 409
-    title = "ConflictError"
+    title = "Conflict"
+
+
+class IssuanceCheckError(ServiceError):
+    """A credential we signed did not verify: a fault of this service, never of the request."""
+
+    status = 500
+    title = "Issued credential failed its check"
 
 
 class StatusAction(StrEnum):
@@ -140,6 +149,7 @@ class IssuerService:
         )
         self._signed_lists: dict[tuple[str, str, int, int], dict[str, Any]] = {}
         self._loader = ContextLoader()
+        self._loader_lock = threading.Lock()
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -347,9 +357,12 @@ class IssuerService:
             if row is not None:
                 number, allocated, size, key = row
                 return number, permute(key, allocated - 1, size)
+            # The list after the last *full* one: if another transaction opened a list since the
+            # UPDATE above looked, inserting it again conflicts and the next attempt uses it.
             highest = session.scalar(
                 select(func.max(StatusList.number)).where(
-                    StatusList.institution_code == institution
+                    StatusList.institution_code == institution,
+                    StatusList.allocated >= StatusList.size,
                 )
             )
             try:
@@ -488,13 +501,15 @@ class IssuerService:
         return IssuedCredential(signed, created=True)
 
     def _sign(self, document: dict[str, Any], key: KeyHandle, now: datetime) -> dict[str, Any]:
-        return create_proof(
-            document,
-            signer=key.signer,
-            verification_method=key.verification_method,
-            loader=self._loader,
-            created=format_datetime(now),
-        )
+        # pyld's context cache (used off the direct path) is not thread-safe.
+        with self._loader_lock:
+            return create_proof(
+                document,
+                signer=key.signer,
+                verification_method=key.verification_method,
+                loader=self._loader,
+                created=format_datetime(now),
+            )
 
     def _by_idempotency_key(
         self, institution: str, idempotency_key: str, request_hash: str
@@ -525,9 +540,29 @@ class IssuerService:
         # A brand-new credential's status bits are known to be clear; only its lists are not held.
         problems = [r for r in result.reasons if r.code is not ReasonCode.STATUS_UNAVAILABLE]
         if result.verdict is Verdict.INVALID or problems:
-            raise ServiceError(f"the issued credential does not verify: {problems}")
+            raise IssuanceCheckError(f"the issued credential does not verify: {problems}")
 
     # -- reading and status ---------------------------------------------------------------------
+
+    def credential_institution(self, credential_id: str) -> str:
+        """The institution that issued ``credential_id``; :class:`NotFoundError` if none did."""
+        with self.db.transaction() as session:
+            code = session.scalar(
+                select(Credential.institution_code).where(Credential.id == credential_id)
+            )
+        if code is None:
+            raise NotFoundError(f"no credential {credential_id}")
+        return code
+
+    def status_list_numbers(self, institution: str | None = None) -> list[tuple[str, int]]:
+        """``(institution, number)`` of every status list (of one institution, if given)."""
+        query = select(StatusList.institution_code, StatusList.number).order_by(
+            StatusList.institution_code, StatusList.number
+        )
+        if institution is not None:
+            query = query.where(StatusList.institution_code == institution)
+        with self.db.transaction() as session:
+            return [(code, number) for code, number in session.execute(query)]
 
     def get_credential(self, principal: Principal, credential_id: str) -> dict[str, Any]:
         """A credential of the caller's institution (another's is reported as not found)."""
@@ -596,8 +631,8 @@ class IssuerService:
             StatusEvent.list_number == number,
             StatusEvent.purpose == purpose,
         )
-        if at is not None:
-            query = query.where(StatusEvent.at <= at)
+        if at is not None:  # stored in UTC; SQLite compares the text, so the bound must be UTC
+            query = query.where(StatusEvent.at <= at.astimezone(UTC))
         bits = bytearray(size // 8)
         newest = 0
         for event_id, index, value in session.execute(query.order_by(StatusEvent.id)):
@@ -636,11 +671,9 @@ class IssuerService:
 
     def status_lists(self) -> StatusListSource:
         """Every current status list, signed, as a verifier's status source."""
-        with self.db.transaction() as session:
-            lists = session.execute(select(StatusList.institution_code, StatusList.number)).all()
         return InMemoryStatusLists(
             self.status_list_credential(institution, purpose, number)
-            for institution, number in lists
+            for institution, number in self.status_list_numbers()
             for purpose in STATUS_PURPOSES
         )
 

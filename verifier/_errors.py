@@ -54,6 +54,8 @@ __all__ = [
 _VCDM = "https://www.w3.org/TR/vc-data-model#"
 _DI = "https://w3id.org/security#"
 _BSL = "https://www.w3.org/ns/credentials/status-list#"
+#: Reasons without a W3C problem type (revoked, suspended, policy...) use our own namespace.
+_OURS = "https://credencial.salud.gob.mx/problems#"
 
 
 class ReasonCode(StrEnum):
@@ -94,10 +96,22 @@ class ReasonCode(StrEnum):
     @property
     def problem_type(self) -> str:
         """The W3C problem-detail type URL for this reason (VC DM 2.0, Data Integrity, BSL)."""
-        return _PROBLEM_TYPES.get(self, _VCDM + "MALFORMED_VALUE_ERROR")
+        return _PROBLEM_TYPES.get(self, _OURS + self.value)
 
 
+_MALFORMED_VALUE_CODES = (
+    ReasonCode.CONTEXT_INVALID,
+    ReasonCode.TYPE_INVALID,
+    ReasonCode.ID_INVALID,
+    ReasonCode.ISSUER_INVALID,
+    ReasonCode.DATETIME_INVALID,
+    ReasonCode.ENTRY_TYPE_MISSING,
+    ReasonCode.SUBJECT_INVALID,
+    ReasonCode.SCHEMA_INVALID,
+)
 _PROBLEM_TYPES: dict[ReasonCode, str] = {
+    **dict.fromkeys(_MALFORMED_VALUE_CODES, _VCDM + "MALFORMED_VALUE_ERROR"),
+    ReasonCode.VALIDITY_RANGE_INVALID: _VCDM + "RANGE_ERROR",
     ReasonCode.MALFORMED_INPUT: _VCDM + "PARSING_ERROR",
     ReasonCode.CONTEXT_NOT_ALLOWED: _VCDM + "PARSING_ERROR",
     ReasonCode.CARD_MALFORMED: _VCDM + "PARSING_ERROR",

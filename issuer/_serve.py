@@ -1,0 +1,131 @@
+"""``credencial-issuer serve``: the HTTP API under uvicorn; ``--demo`` is what ``make run`` starts.
+
+The demo keeps everything under ``var/demo/``: an embedded SQLite database, the three
+institutions' keys (encrypted with a fixed, public passphrase: demo only) and one API key per
+institution in ``api-keys.json``, reused on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from ._demo import DEMO_PEOPLE
+from ._institutions import INSTITUTIONS
+from .api import create_app
+from .service import SCOPES, IssuerService
+from .settings import IssuerSettings
+
+__all__ = ["DEMO_DIR", "DEMO_PASSPHRASE", "demo_clients", "demo_curl", "demo_settings", "serve"]
+
+#: Where ``serve --demo`` keeps its database, keys and API keys.
+DEMO_DIR = Path("var/demo")
+#: The demo's key passphrase: public, so demo keys must never sign anything real.
+DEMO_PASSPHRASE = "demo-only-passphrase-not-secret"  # noqa: S105 - public on purpose
+
+Runner = Callable[[FastAPI, str, int], None]
+
+
+def _uvicorn(app: FastAPI, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def demo_settings(directory: Path, host: str, port: int) -> IssuerSettings:
+    """Settings of the demo: SQLite and keys under ``directory``, the demo passphrase."""
+    return IssuerSettings(
+        database_url=f"sqlite:///{directory / 'credencial.db'}",
+        key_dir=directory / "keys",
+        key_passphrase=SecretStr(DEMO_PASSPHRASE),
+        host=host,
+        port=port,
+    )
+
+
+def demo_clients(service: IssuerService, directory: Path) -> dict[str, str]:
+    """One API key per institution (every scope), kept in ``api-keys.json`` and reused."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "api-keys.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {}
+    keys: dict[str, str] = {}
+    for code in INSTITUTIONS:
+        key = stored.get(code) if isinstance(stored, dict) else None
+        if not isinstance(key, str) or service.authenticate(key) is None:
+            key = service.create_client(code, "demo", sorted(SCOPES), actor="demo")
+        keys[code] = key
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(keys, handle, indent=2)
+    return keys
+
+
+def demo_curl(base_url: str, api_key: str) -> str:
+    """A ready-to-paste ``curl`` that issues the demo person's IMSS credential."""
+    body = json.dumps(
+        {"credential": {"credentialSubject": DEMO_PEOPLE["credential"]}}, ensure_ascii=False
+    )
+    return (
+        f"curl -sS -X POST {base_url}/credentials/issue \\\n"
+        f"  -H {shlex.quote('Authorization: Bearer ' + api_key)} \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d {shlex.quote(body)}"
+    )
+
+
+def serve(
+    host: str | None,
+    port: int | None,
+    *,
+    demo: bool = False,
+    demo_dir: Path = DEMO_DIR,
+    runner: Runner | None = None,
+) -> int:
+    """Bootstrap the service (migrate; institutions and keys) and serve the API until stopped."""
+    if demo:
+        settings = demo_settings(demo_dir, host or "127.0.0.1", port or 8000)
+        print(
+            f"WARNING: demo mode. The keys in {demo_dir / 'keys'} are encrypted with a fixed, "
+            "public passphrase: never use them for real credentials.",
+            file=sys.stderr,
+        )
+    else:
+        settings = IssuerSettings()
+        settings = settings.model_copy(
+            update={"host": host or settings.host, "port": port or settings.port}
+        )
+    service = IssuerService(settings)
+    try:
+        service.bootstrap()
+        app = create_app(settings, service)
+        shown = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host  # noqa: S104
+        base_url = f"http://{shown}:{settings.port}"
+        print(f"credencial issuer API: {base_url}  (docs: {base_url}/docs)")
+        if demo:
+            keys = demo_clients(service, demo_dir)
+            print(f"Database: {settings.database_url}")
+            print(f"Demo API keys (scopes {', '.join(sorted(SCOPES))}), also in {demo_dir}/:")
+            for code, key in keys.items():
+                print(f"  {code:<15} {key}")
+            curl = demo_curl(base_url, keys["IMSS"])
+            print(f"\nIssue a credential as IMSS:\n{curl}\n")
+            print(
+                "Issue and verify in one go (the issue answer is a verify request):\n"
+                f"{curl} \\\n  | curl -sS -X POST {base_url}/credentials/verify "
+                "-H 'Content-Type: application/json' -d @-\n"
+            )
+            print("Press Ctrl+C to stop.", flush=True)
+        (runner or _uvicorn)(app, settings.host, settings.port)
+    finally:
+        service.db.dispose()
+    return 0

@@ -1,0 +1,396 @@
+"""``credencial-issuer bulk``: outputs, per-row errors, idempotent re-runs, resume after a kill."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from issuer import bulk
+from issuer._card_render import CARD_SIZE_PX
+from issuer._card_sheet import CARDS_PER_PAGE
+from issuer._operator import build_service
+from issuer.bulk import BulkReport, Progress
+from issuer.cli import run
+from issuer.service import IssuerService
+from tests.issuer._enrolment_data import (
+    count_credentials,
+    operator_env,
+    people,
+    person,
+    write_csv,
+    write_jsonl,
+)
+from verifier import Verdict, decode_card
+
+
+@pytest.fixture
+def db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The SQLite file of the test issuer (passphrase and key folder set in the environment)."""
+    return operator_env(monkeypatch, tmp_path)
+
+
+def _bulk(
+    capsys: pytest.CaptureFixture[str], source: Path, out: Path, db: Path, *extra: str
+) -> tuple[int, str]:
+    argv = ["bulk", str(source), "--institution", "IMSS", "--out", str(out), "--db", str(db)]
+    status = run([*argv, *extra])
+    return status, capsys.readouterr().err
+
+
+def _service(db: Path) -> IssuerService:
+    return build_service(str(db), bootstrap=False)
+
+
+def _wallets(out: Path) -> dict[str, dict[str, Any]]:
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((out / "credentials").glob("*.json"))
+    }
+
+
+def _errors_csv(out: Path) -> list[dict[str, str]]:
+    with (out / "errors.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _assert_complete(out: Path, db: Path, rows: list[dict[str, str]], *, png: bool) -> None:
+    """One credential per row in the database and every output file, each one verifying."""
+    assert count_credentials(db) == {row["curp"]: 1 for row in rows}
+    wallets = _wallets(out)
+    assert sorted(doc["credentialSubject"]["curp"] for doc in wallets.values()) == sorted(
+        row["curp"] for row in rows
+    )
+    service = _service(db)
+    try:
+        verifier = service.verifier()
+        for stem, document in wallets.items():
+            assert stem == f"{document['credentialSubject']['curp']}-{document['id'][9:17]}"
+            assert verifier.check(document).verdict is Verdict.VALID
+            card_text = (out / "credentials" / f"{stem}.txt").read_text().strip()
+            assert decode_card(card_text) == document
+            if png:
+                with Image.open(out / "cards" / f"{stem}.png") as image:
+                    assert image.size == CARD_SIZE_PX
+    finally:
+        service.db.dispose()
+    assert not list(out.rglob(".*.tmp"))
+
+
+# -- the happy path -------------------------------------------------------------------------------
+
+
+def test_bulk_issues_every_row_and_writes_its_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    rows = people(6)
+    status, err = _bulk(capsys, write_csv(tmp_path / "p.csv", rows), tmp_path / "out", db)
+    assert status == 0, err
+    assert "6 rows: 6 issued, 0 already issued, 0 with errors; 18 files written" in err
+    _assert_complete(tmp_path / "out", db, rows, png=True)
+    assert _errors_csv(tmp_path / "out") == []
+    wallets = list(_wallets(tmp_path / "out").values())
+    by_curp = {doc["credentialSubject"]["curp"]: doc for doc in wallets}
+    for row in rows:
+        document = by_curp[row["curp"]]
+        assert document["credentialSubject"]["givenName"] == row["given_names"]
+        assert document["validUntil"] == "2031-12-31T23:59:59Z"
+        assert document["issuer"] == "did:web:imss.gob.mx"
+
+
+def test_row_errors_are_listed_and_do_not_stop_the_batch(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    good = people(4)
+    rows = [
+        good[0],
+        person(20, clues="nope"),
+        good[1],
+        person(21, institution="ISSSTE"),
+        good[2],
+        person(22, curp="", relationship="primo"),
+        good[3],
+    ]
+    source = write_csv(tmp_path / "p.csv", rows)
+    status, err = _bulk(capsys, source, tmp_path / "out", db, "--cards", "none")
+    assert status == 1
+    assert "7 rows: 4 issued, 0 already issued, 3 with errors" in err
+    assert f"see {tmp_path / 'out' / 'errors.csv'}" in err
+    assert [(e["line"], e["field"]) for e in _errors_csv(tmp_path / "out")] == [
+        ("3", "clues"),
+        ("5", "institution"),
+        ("7", "curp"),
+        ("7", "relationship"),
+    ]
+    assert "ISSSTE, but this batch is for IMSS" in _errors_csv(tmp_path / "out")[1]["message"]
+    _assert_complete(tmp_path / "out", db, good, png=False)
+    assert not (tmp_path / "out" / "cards").exists()
+
+
+def test_jsonl_batches_work_the_same(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    rows = people(3)
+    source = write_jsonl(tmp_path / "p.jsonl", rows)
+    status, err = _bulk(capsys, source, tmp_path / "out", db, "--cards", "none")
+    assert status == 0, err
+    _assert_complete(tmp_path / "out", db, rows, png=False)
+    # The same people as CSV are the same batch: nothing new is issued.
+    status, err = _bulk(
+        capsys, write_csv(tmp_path / "p.csv", rows), tmp_path / "out", db, "--cards", "none"
+    )
+    assert status == 0
+    assert "3 rows: 0 issued, 3 already issued, 0 with errors; 0 files written" in err
+
+
+def _pdf_objects(data: bytes) -> dict[int, bytes]:
+    """The objects of a PDF, found through its cross-reference table (which must be right)."""
+    assert data.startswith(b"%PDF-1.4\n")
+    assert data.endswith(b"%%EOF\n")
+    xref = int(data[data.rindex(b"startxref") :].split()[1])
+    header, *entries = data[xref:].split(b"trailer")[0].strip().split(b"\n")[1:]
+    first, count = map(int, header.split())
+    assert (first, count) == (0, len(entries))
+    objects = {}
+    for number, entry in enumerate(entries[1:], start=1):
+        offset = int(entry.split()[0])
+        assert data[offset:].startswith(b"%d 0 obj\n" % number)
+        objects[number] = data[offset : data.index(b"\nendobj\n", offset)]
+    return objects
+
+
+def test_pdf_sheet_has_ten_cards_per_a4_page(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    rows = people(12)
+    source = write_csv(tmp_path / "p.csv", rows)
+    status, err = _bulk(capsys, source, tmp_path / "out", db, "--cards", "pdf")
+    assert status == 0, err
+    assert not (tmp_path / "out" / "cards").exists()
+    objects = _pdf_objects((tmp_path / "out" / "cards.pdf").read_bytes())
+    pages = [body for body in objects.values() if b"/Type /Page " in body]
+    assert len(pages) == 2 == -(-12 // CARDS_PER_PAGE)
+    assert all(b"/MediaBox [0 0 595.276 841.890]" in page for page in pages)
+    assert b"/Count 2" in objects[2]
+    images = [body for body in objects.values() if b"/Subtype /Image" in body]
+    assert len(images) == 12
+    width, height = CARD_SIZE_PX
+    stream = images[0].split(b"stream\n", 1)[1].rsplit(b"\nendstream", 1)[0]
+    assert len(zlib.decompress(stream)) == width * height * 3
+    sheet = tmp_path / "out" / "cards.pdf"
+    before = sheet.stat().st_mtime_ns
+    # Nothing changed: the sheet is not redrawn.
+    assert _bulk(capsys, source, tmp_path / "out", db, "--cards", "pdf")[0] == 0
+    assert sheet.stat().st_mtime_ns == before
+    _assert_complete(tmp_path / "out", db, rows, png=False)
+    # A batch of other rows: the sheet holds exactly those.
+    fewer = write_csv(tmp_path / "fewer.csv", rows[:3])
+    status, err = _bulk(capsys, fewer, tmp_path / "out", db, "--cards", "pdf")
+    assert status == 0, err
+    assert "0 issued, 3 already issued, 0 with errors; 1 files written" in err
+    objects = _pdf_objects(sheet.read_bytes())
+    assert sum(b"/Subtype /Image" in body for body in objects.values()) == 3
+
+
+# -- idempotent re-runs and resume ----------------------------------------------------------------
+
+
+def test_a_rerun_issues_nothing_and_repairs_missing_or_damaged_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    rows = people(5)
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    assert _bulk(capsys, source, out, db)[0] == 0
+    snapshot = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".csv"}
+    stems = sorted(_wallets(out))
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 0
+    assert "5 rows: 0 issued, 5 already issued, 0 with errors; 0 files written" in err
+    (out / "credentials" / f"{stems[0]}.json").unlink()
+    (out / "cards" / f"{stems[1]}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (out / "credentials" / f"{stems[2]}.txt").write_text("SUS1:DAMAGED\n")
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 0
+    assert "0 issued, 5 already issued, 0 with errors; 3 files written" in err
+    assert {p: p.read_bytes() for p in snapshot} == snapshot
+    _assert_complete(out, db, rows, png=True)
+
+
+def test_resume_after_an_interruption_in_process(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db: Path,
+) -> None:
+    """Ctrl-C after the 6th credential is committed but before its files are written."""
+    rows = people(12)
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    write = bulk._Outputs.write
+    calls = 0
+
+    def interrupted_write(self: bulk._Outputs, document: dict[str, Any]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 6:
+            raise KeyboardInterrupt
+        return write(self, document)
+
+    monkeypatch.setattr(bulk._Outputs, "write", interrupted_write)
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 130
+    assert "run the same command again to resume" in err
+    assert len(count_credentials(db)) == 6  # committed, the 6th without its files
+    assert len(_wallets(out)) == 5
+    assert not (out / "errors.csv").exists()  # only a finished run publishes its error list
+    monkeypatch.setattr(bulk._Outputs, "write", write)
+
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 0, err
+    assert "12 rows: 6 issued, 6 already issued, 0 with errors; 21 files written" in err
+    _assert_complete(out, db, rows, png=True)
+
+
+def _credentials_in(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM credentials").fetchone()[0])
+    except sqlite3.Error:  # not created or not migrated yet
+        return 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+def test_resume_after_a_kill(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path, signum: int
+) -> None:
+    """A real kill half way through a batch: re-run, no duplicates, nothing missing."""
+    rows = people(16)
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    argv = ["bulk", str(source), "--institution", "IMSS", "--out", str(out), "--db", str(db)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from issuer.cli import main; main()", *argv],
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _credentials_in(db) < 4:
+            assert child.poll() is None, child.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the bulk run never got going"
+            time.sleep(0.005)
+        child.send_signal(signum)
+        _, child_err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    if signum == signal.SIGKILL:
+        assert child.returncode == -signal.SIGKILL
+    else:  # SIGTERM stops it like Ctrl-C: cleanly, saying how to resume
+        assert child.returncode == 130, child_err.decode()
+        assert b"run the same command again to resume" in child_err
+        assert not list(out.rglob(".*.tmp"))
+        assert not (out / "errors.csv").exists()
+    killed_at = _credentials_in(db)
+    assert 4 <= killed_at < len(rows), "the kill came too late to interrupt the batch"
+
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 0, err
+    issued, existing = map(int, re.findall(r"(\d+) issued, (\d+) already issued", err)[0])
+    assert (issued, existing) == (len(rows) - killed_at, killed_at)
+    _assert_complete(out, db, rows, png=True)
+    assert _errors_csv(out) == []
+
+
+# -- refusals -------------------------------------------------------------------------------------
+
+
+def test_usage_errors_exit_64(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db: Path,
+) -> None:
+    out = tmp_path / "out"
+    source = write_csv(tmp_path / "p.csv", people(1))
+    (tmp_path / "p.txt").write_text("x")
+    header_only = tmp_path / "h.csv"
+    header_only.write_text("curp,name\n")
+    for args, message in [
+        ([str(tmp_path / "p.txt")], "unknown format '.txt'"),
+        ([str(tmp_path / "missing.csv")], "no such file"),
+        ([str(header_only)], "line 1: header: missing column(s) given_names"),
+    ]:
+        status, err = _bulk(capsys, Path(args[0]), out, db)
+        assert (status, message in err) == (64, True), err
+    status = run(["bulk", str(source), "--institution", "PEMEX", "--out", str(out)])
+    assert status == 64
+    assert "unknown institution 'PEMEX'" in capsys.readouterr().err
+    monkeypatch.delenv("CREDENCIAL_KEY_PASSPHRASE")
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 64
+    assert "set CREDENCIAL_KEY_PASSPHRASE" in err
+    assert count_credentials(db) == {}
+
+
+def test_one_run_per_output_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / ".bulk.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        status, err = _bulk(capsys, write_csv(tmp_path / "p.csv", people(1)), out, db)
+    assert status == 64
+    assert "another bulk run is writing to" in err
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_without_a_terminal_prints_a_line_every_n_rows() -> None:
+    stream = io.StringIO()
+    progress = Progress(7, stream, every=3)
+    report = BulkReport()
+    for done in range(1, 8):
+        report.issued = done
+        progress.update(done, report)
+    progress.close(report)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" rows")[0] for line in lines] == ["bulk: 3/7", "bulk: 6/7", "bulk: 7/7"]
+    assert "\r" not in stream.getvalue()
+    assert "7 new, 0 existing, 0 errors" in lines[-1]
+
+
+def test_progress_on_a_terminal_redraws_one_line() -> None:
+    stream = _Terminal()
+    progress = Progress(200, stream)
+    report = BulkReport()
+    for done in range(1, 201):
+        progress.update(done, report)
+    progress.close(report)
+    text = stream.getvalue()
+    assert text.startswith("\rbulk [")
+    assert text.count("\n") == 1
+    assert text.rstrip("\n").rsplit("\r", 1)[1].startswith("bulk [########################] 100%")
