@@ -116,6 +116,12 @@ def main() -> None:
     from bench.qr_sizes import main as qr_sizes_main  # the QR-size table (bench/qr_sizes.py)
 
     qr_sizes_main()
+    from bench.card_robustness import main as card_robustness_main  # printed-card QR decoding
+
+    card_robustness_main()
+    from bench.issuance import main as issuance_main  # issuer throughput (bench/issuance.py)
+
+    issuance_main()
 
 
 if __name__ == "__main__":

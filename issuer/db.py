@@ -181,6 +181,10 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_begin_read(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")  # deferred: readers share WAL snapshots with writers
+
+
 class Database:
     """An engine and a session factory for one database URL."""
 
@@ -193,9 +197,17 @@ class Database:
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+            if path and path != ":memory:":
+                self.read_engine: Engine = create_engine(url, connect_args={"timeout": 30})
+                event.listen(self.read_engine, "connect", _sqlite_pragmas)
+                event.listen(self.read_engine, "begin", _sqlite_begin_read)
+            else:  # an in-memory database exists once per engine: share it
+                self.read_engine = self.engine
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
+            self.read_engine = self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -214,6 +226,13 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not take the write lock."""
+        with self._read_sessions() as session, session.begin():
+            yield session
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        self.read_engine.dispose()

@@ -147,7 +147,7 @@ class IssuerService:
         self.keys = keystore or FileKeyStore(
             settings.key_dir, settings.key_passphrase.get_secret_value()
         )
-        self._signed_lists: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+        self._signed_lists: dict[tuple[str, str, int, bytes], dict[str, Any]] = {}
         self._loader = ContextLoader()
         self._loader_lock = threading.Lock()
 
@@ -200,7 +200,7 @@ class IssuerService:
         client_id, sep, secret = api_key.partition(".")
         if not sep or not client_id or not secret:
             return None
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             client = session.get(ApiClient, client_id)
             if client is None or client.disabled_at is not None:
                 return None
@@ -265,7 +265,7 @@ class IssuerService:
 
     def active_key(self, institution: str) -> KeyHandle:
         """The key that signs for ``institution`` now."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = self._active_key_row(session, institution)
             did = self._institution(session, institution).did
         if row is None:
@@ -275,7 +275,7 @@ class IssuerService:
 
     def trust_store(self) -> TrustStore:
         """Every key of every institution, each valid from creation until retirement."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             rows = session.execute(
                 select(SigningKey, InstitutionRow.did).join(
                     InstitutionRow, InstitutionRow.code == SigningKey.institution_code
@@ -300,7 +300,7 @@ class IssuerService:
 
     def did_document(self, institution: str) -> dict[str, Any]:
         """The did:web document: every key as a Multikey verification method, with validity."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             did = self._institution(session, institution).did
             keys = session.scalars(
                 select(SigningKey)
@@ -514,7 +514,7 @@ class IssuerService:
     def _by_idempotency_key(
         self, institution: str, idempotency_key: str, request_hash: str
     ) -> dict[str, Any] | None:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = session.scalars(
                 select(Credential).where(
                     Credential.institution_code == institution,
@@ -546,7 +546,7 @@ class IssuerService:
 
     def credential_institution(self, credential_id: str) -> str:
         """The institution that issued ``credential_id``; :class:`NotFoundError` if none did."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             code = session.scalar(
                 select(Credential.institution_code).where(Credential.id == credential_id)
             )
@@ -561,12 +561,12 @@ class IssuerService:
         )
         if institution is not None:
             query = query.where(StatusList.institution_code == institution)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             return [(code, number) for code, number in session.execute(query)]
 
     def get_credential(self, principal: Principal, credential_id: str) -> dict[str, Any]:
         """A credential of the caller's institution (another's is reported as not found)."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = session.get(Credential, credential_id)
             if row is None or row.institution_code != principal.institution:
                 raise NotFoundError(f"no credential {credential_id} of {principal.institution}")
@@ -574,7 +574,7 @@ class IssuerService:
 
     def credential_status(self, principal: Principal, credential_id: str) -> dict[str, Any]:
         """``{"revoked": bool, "suspended": bool}`` of one of the caller's credentials."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = session.get(Credential, credential_id)
             if row is None or row.institution_code != principal.institution:
                 raise NotFoundError(f"no credential {credential_id} of {principal.institution}")
@@ -584,9 +584,9 @@ class IssuerService:
         self, principal: Principal, credential_id: str, action: StatusAction
     ) -> dict[str, Any]:
         """Suspend, reinstate or revoke (final). Returns the new status."""
-        now = datetime.now(UTC)
         with self.db.transaction() as session:
             row = session.get(Credential, credential_id, with_for_update=True)
+            now = datetime.now(UTC)  # after the lock: events of one credential are in time order
             if row is None or row.institution_code != principal.institution:
                 raise NotFoundError(f"no credential {credential_id} of {principal.institution}")
             if row.revoked_at is not None:
@@ -617,8 +617,8 @@ class IssuerService:
 
     def _bits(
         self, session: Session, institution: str, purpose: str, number: int, at: datetime | None
-    ) -> tuple[bytes, int]:
-        """The list bits (now, or as they stood at ``at``) and the newest event id behind them."""
+    ) -> bytes:
+        """The list's bits, now or as they stood at ``at``."""
         size = session.scalar(
             select(StatusList.size).where(
                 StatusList.institution_code == institution, StatusList.number == number
@@ -626,7 +626,7 @@ class IssuerService:
         )
         if size is None:
             raise NotFoundError(f"no status list {purpose}/{number} of {institution}")
-        query = select(StatusEvent.id, StatusEvent.status_index, StatusEvent.value).where(
+        query = select(StatusEvent.status_index, StatusEvent.value).where(
             StatusEvent.institution_code == institution,
             StatusEvent.list_number == number,
             StatusEvent.purpose == purpose,
@@ -634,12 +634,10 @@ class IssuerService:
         if at is not None:  # stored in UTC; SQLite compares the text, so the bound must be UTC
             query = query.where(StatusEvent.at <= at.astimezone(UTC))
         bits = bytearray(size // 8)
-        newest = 0
-        for event_id, index, value in session.execute(query.order_by(StatusEvent.id)):
+        for index, value in session.execute(query.order_by(StatusEvent.id)):
             mask = 0x80 >> (index & 7)
             bits[index >> 3] = (bits[index >> 3] | mask) if value else (bits[index >> 3] & ~mask)
-            newest = event_id
-        return bytes(bits), newest
+        return bytes(bits)
 
     def status_list_credential(
         self, institution: str, purpose: str, number: int, *, at: datetime | None = None
@@ -650,11 +648,12 @@ class IssuerService:
         inst = INSTITUTIONS.get(institution)
         if inst is None:
             raise NotFoundError(f"unknown institution {institution!r}")
-        with self.db.transaction() as session:
-            bits, newest = self._bits(session, institution, purpose, number, at)
+        with self.db.read() as session:
+            bits = self._bits(session, institution, purpose, number, at)
         now = datetime.now(UTC).replace(microsecond=0)
         ttl = self.settings.status_list_ttl
-        cache_key = (institution, purpose, number, newest)
+        # Keyed by the bits themselves: events may commit out of id order, the bits cannot lie.
+        cache_key = (institution, purpose, number, hashlib.sha256(bits).digest())
         cached = self._signed_lists.get(cache_key) if at is None else None
         if cached is not None and now - utc_parse(cached["validFrom"]) < ttl / 4:
             return cached
