@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 import schemas
 from verifier import CREDENTIALS_V2_URL, Coverage, CoverageSubject
 
+from ._demo import DEMO_PEOPLE
 from .service import StatusAction
 
 __all__ = [
@@ -55,20 +56,7 @@ CREDENTIAL_ID_PATTERN = r"^[\x21-\x7e]{1,64}$"
 #: Printable ASCII without spaces, at most 200 characters (the stored column).
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
 
-EXAMPLE_SUBJECT: dict[str, Any] = {
-    "curp": "HEGM850314MDFRRR01",
-    "givenName": "MARÍA GUADALUPE DEL SOCORRO",
-    "familyName": "HERNÁNDEZ",
-    "secondFamilyName": "DE LA O",
-    "birthDate": "1985-03-14",
-    "coverage": {
-        "institution": "IMSS",
-        "program": "Régimen Obligatorio",
-        "affiliationNumber": "12345678901",
-        "beneficiaryRelationship": "titular",
-        "adscriptionUnit": "DFIMS000014",
-    },
-}
+EXAMPLE_SUBJECT: dict[str, Any] = DEMO_PEOPLE["credential"]
 
 #: A credential as the service returns it (signed by a throwaway key: for reading, not verifying).
 EXAMPLE_CREDENTIAL: dict[str, Any] = {

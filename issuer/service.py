@@ -11,7 +11,6 @@ import hmac
 import json
 import secrets
 import threading
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import schemas
 from verifier import (
-    CREDENTIALS_V2_URL,
     ContextLoader,
     InMemoryStatusLists,
     ReasonCode,
@@ -36,12 +33,11 @@ from verifier import (
     create_proof,
     encode_status_bits,
     format_datetime,
-    parse_health_coverage_credential,
 )
 
 from ._institutions import INSTITUTIONS, Institution
 from ._permutation import permute
-from ._signing import STATUS_PURPOSES, new_status_list_credential
+from ._signing import STATUS_PURPOSES, new_coverage_credential, new_status_list_credential
 from .audit import append_audit
 from .db import ApiClient, Credential, Database, SigningKey, StatusEvent, StatusList
 from .db import Institution as InstitutionRow
@@ -395,27 +391,11 @@ class IssuerService:
         subject = credential.get("credentialSubject")
         if not isinstance(subject, Mapping):
             raise ServiceError("credential.credentialSubject must be an object")
-        document: dict[str, Any] = {
-            "@context": [CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL],
-            "id": f"urn:uuid:{uuid.uuid4()}",
-            "type": ["VerifiableCredential", "HealthCoverageCredential"],
-            "issuer": institution.did,
-            "validFrom": format_datetime(valid_from),
-            "validUntil": format_datetime(valid_until),
-            "credentialSubject": dict(subject),
-            "credentialStatus": [
-                {
-                    "type": "BitstringStatusListEntry",
-                    "statusPurpose": purpose,
-                    "statusListIndex": str(index),
-                    "statusListCredential": institution.status_list_url(purpose, number),
-                }
-                for purpose in STATUS_PURPOSES
-            ],
-            "credentialSchema": {"id": schemas.HEALTH_COVERAGE_SCHEMA_URL, "type": "JsonSchema"},
-        }
         try:
-            parse_health_coverage_credential(document)
+            document = new_coverage_credential(
+                institution, subject, status_list=number, status_index=index,
+                valid_from=valid_from, valid_until=valid_until,
+            )  # fmt: skip
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise ServiceError(
                 f"the credential is not a valid health-coverage credential: {exc}"
