@@ -21,6 +21,7 @@ from ._demo import run_demo
 from ._keys import Ed25519KeyPair
 from ._operator import OPERATOR_COMMANDS, add_operator_commands, run_operator
 from ._signing import sign_document
+from .trust_bundle import TRUST_COMMANDS, add_trust_commands, run_trust
 
 __all__ = ["EXIT_USAGE", "main", "run"]
 
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         help="demo: SQLite, keys and one API key per institution under var/demo/",
     )
     add_operator_commands(commands)
+    add_trust_commands(commands)
     return parser
 
 
@@ -123,6 +125,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command in OPERATOR_COMMANDS:
         return run_operator(args)
+    if args.command in TRUST_COMMANDS:
+        return run_trust(args)
     try:
         if args.command == "keygen":
             key = Ed25519KeyPair.generate()

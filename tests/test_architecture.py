@@ -101,6 +101,9 @@ PUBLIC_API = {
     "is_valid_curp", "issuer_id", "load_context_file", "parse_datetime",
     "parse_health_coverage_credential", "reason_summary", "split_proof", "status_bit",
     "validity_period", "verdict_label",
+    "AnchorKey", "AnchorSet", "BundleInstitution", "BundleStatusList", "BundleStatusLists",
+    "TrustBundle", "TrustBundleError", "TrustDir", "TrustState", "bundle_signing_bytes",
+    "encode_bundle_signature", "load_trust_bundle",
 }  # fmt: skip
 
 

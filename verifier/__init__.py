@@ -7,6 +7,17 @@ exception tree (see :mod:`verifier._errors`); ``Verifier.check`` returns a
 """
 
 from ._base45 import b45decode, b45encode
+from ._bundle import (
+    AnchorKey,
+    AnchorSet,
+    BundleInstitution,
+    BundleStatusList,
+    BundleStatusLists,
+    TrustBundle,
+    bundle_signing_bytes,
+    encode_bundle_signature,
+    load_trust_bundle,
+)
 from ._canon import canonicalize, expand
 from ._card import (
     CARD_PREFIX,
@@ -37,6 +48,7 @@ from ._errors import (
     ProofError,
     ReasonCode,
     SchemaError,
+    TrustBundleError,
     UntrustedKeyError,
     ValidityPeriodError,
 )
@@ -76,6 +88,7 @@ from ._status import (
 )
 from ._time import format_datetime, parse_datetime
 from ._trust import TrustedKey, TrustStore
+from ._trust_state import TrustDir, TrustState
 from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
 
 __all__ = [
@@ -90,7 +103,12 @@ __all__ = [
     "MIN_STATUS_LIST_BITS",
     "PROOF_TYPE",
     "AllOf",
+    "AnchorKey",
+    "AnchorSet",
     "AnyOf",
+    "BundleInstitution",
+    "BundleStatusList",
+    "BundleStatusLists",
     "CardEncodingError",
     "CardFormatError",
     "ContextError",
@@ -121,6 +139,10 @@ __all__ = [
     "Signer",
     "StatusListEntry",
     "StatusListSource",
+    "TrustBundle",
+    "TrustBundleError",
+    "TrustDir",
+    "TrustState",
     "TrustStore",
     "TrustedKey",
     "UnsafeNoOp",
@@ -132,6 +154,7 @@ __all__ = [
     "VerifierConfig",
     "b45decode",
     "b45encode",
+    "bundle_signing_bytes",
     "bundled_contexts",
     "canonicalize",
     "check_credential",
@@ -142,6 +165,7 @@ __all__ = [
     "decode_multibase",
     "decode_multikey",
     "decode_status_bits",
+    "encode_bundle_signature",
     "encode_card",
     "encode_card_bytes",
     "encode_multikey",
@@ -155,6 +179,7 @@ __all__ = [
     "is_valid_curp",
     "issuer_id",
     "load_context_file",
+    "load_trust_bundle",
     "parse_datetime",
     "parse_health_coverage_credential",
     "reason_summary",

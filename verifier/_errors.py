@@ -7,6 +7,7 @@
     │   └── CardFormatError             card text that is not a well-formed card
     ├── CardEncodingError               a credential the card dictionary cannot express
     ├── KeyFormatError                  a key or trust file is malformed
+    ├── TrustBundleError                a trust bundle refused: bad signatures, rollback, expired
     ├── InvalidCredentialError          the data is bad: the verdict is INVALID
     │   ├── DataModelError              a W3C VC Data Model 2.0 rule is broken
     │   ├── SchemaError                 the credential does not match its JSON Schema / model
@@ -47,6 +48,7 @@ __all__ = [
     "ProofError",
     "ReasonCode",
     "SchemaError",
+    "TrustBundleError",
     "UntrustedKeyError",
     "ValidityPeriodError",
 ]
@@ -92,6 +94,12 @@ class ReasonCode(StrEnum):
     STATUS_STALE = "STATUS_STALE"
     STATUS_LIST_INVALID = "STATUS_LIST_INVALID"
     POLICY_REJECTED = "POLICY_REJECTED"
+    KEY_COMPROMISED = "KEY_COMPROMISED"
+    TRUST_BUNDLE_INVALID = "TRUST_BUNDLE_INVALID"
+    TRUST_BUNDLE_ROLLBACK = "TRUST_BUNDLE_ROLLBACK"
+    TRUST_BUNDLE_EXPIRED = "TRUST_BUNDLE_EXPIRED"
+    CLOCK_BEHIND = "CLOCK_BEHIND"
+    STATUS_LIST_NOT_IN_BUNDLE = "STATUS_LIST_NOT_IN_BUNDLE"
 
     @property
     def problem_type(self) -> str:
@@ -130,6 +138,8 @@ _PROBLEM_TYPES: dict[ReasonCode, str] = {
     ReasonCode.STATUS_UNAVAILABLE: _BSL + "STATUS_RETRIEVAL_ERROR",
     ReasonCode.STATUS_STALE: _BSL + "STATUS_RETRIEVAL_ERROR",
     ReasonCode.STATUS_LIST_INVALID: _BSL + "STATUS_VERIFICATION_ERROR",
+    ReasonCode.STATUS_LIST_NOT_IN_BUNDLE: _BSL + "STATUS_VERIFICATION_ERROR",
+    ReasonCode.KEY_COMPROMISED: _VCDM + "CRYPTOGRAPHIC_SECURITY_ERROR",
 }
 
 
@@ -162,6 +172,16 @@ class CardEncodingError(CredencialError):
 
 class KeyFormatError(CredencialError):
     """A key, key file or trust file is malformed."""
+
+
+class TrustBundleError(CredencialError):
+    """A trust bundle that must not be used: malformed, below the anchor threshold, a rollback.
+
+    Raised when a bundle is loaded or synced, never by a verification: a bundle refused at sync
+    leaves the verifier on the bundle it had.
+    """
+
+    default_code = ReasonCode.TRUST_BUNDLE_INVALID
 
 
 class InvalidCredentialError(CredencialError):
@@ -197,7 +217,7 @@ class ProofError(InvalidCredentialError):
 
 
 class UntrustedKeyError(InvalidCredentialError):
-    """The signing key is unknown, controlled by another issuer, or outside its validity window."""
+    """The signing key is unknown, another issuer's, outside its validity window, or compromised."""
 
     default_code = ReasonCode.KEY_UNKNOWN
 

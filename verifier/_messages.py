@@ -111,6 +111,30 @@ _REASONS: dict[ReasonCode, tuple[str, str]] = {
         "La credencial no cumple la política de este verificador.",
         "The credential does not meet this verifier's policy.",
     ),
+    ReasonCode.KEY_COMPROMISED: (
+        "La llave que firmó fue comprometida: no se puede confiar en esta firma.",
+        "The signing key was compromised: this signature cannot be trusted.",
+    ),
+    ReasonCode.TRUST_BUNDLE_INVALID: (
+        "El paquete de confianza no es válido: no tiene las firmas nacionales requeridas.",
+        "The trust bundle is not valid: it lacks the required national signatures.",
+    ),
+    ReasonCode.TRUST_BUNDLE_ROLLBACK: (
+        "El paquete de confianza es más antiguo que el ya instalado: se rechaza.",
+        "The trust bundle is older than the one already installed: refused.",
+    ),
+    ReasonCode.TRUST_BUNDLE_EXPIRED: (
+        "El paquete de confianza venció; sincronice el verificador.",
+        "The trust bundle has expired; sync the verifier.",
+    ),
+    ReasonCode.CLOCK_BEHIND: (
+        "El reloj del equipo está atrasado: revise la fecha y hora.",
+        "The device clock is behind: check the date and time.",
+    ),
+    ReasonCode.STATUS_LIST_NOT_IN_BUNDLE: (
+        "La lista de estado guardada no es la del paquete de confianza; sincronice el verificador.",
+        "The held status list is not the one in the trust bundle; sync the verifier.",
+    ),
 }
 
 _VERDICTS: dict[str, tuple[str, str]] = {

@@ -25,6 +25,7 @@ from ._errors import (
     ProofError,
     ReasonCode,
     SchemaError,
+    UntrustedKeyError,
     ValidityPeriodError,
 )
 from ._messages import Language, reason_summary
@@ -32,7 +33,7 @@ from ._model import parse_health_coverage_credential
 from ._policy import Policy
 from ._proof import split_proof, verify_signature
 from ._status import StatusListSource, decode_status_bits, status_bit
-from ._time import parse_datetime
+from ._time import format_datetime, parse_datetime
 from ._trust import TrustStore
 
 __all__ = ["Reason", "Verdict", "VerificationResult", "Verifier", "VerifierConfig"]
@@ -108,6 +109,9 @@ class VerifierConfig:
     expected_proof_purpose: str = "assertionMethod"
     #: Extra JSON-LD contexts allowed besides the bundled ones (URL → context document).
     extra_contexts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Refuse every proof by a key marked compromised, not only those created after the
+    #: compromise (a thief can backdate ``created``).
+    reject_all_from_compromised_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +188,6 @@ class Verifier:
             credential = self._parse(data)
         except CredencialError as exc:
             return None, [exc]
-        try:
-            self._authenticate(credential, now)
-        except CredencialError as exc:
-            return credential, [exc]
         problems: list[CredencialError] = []
 
         def attempt(check: Callable[..., None], *args: Any) -> None:
@@ -196,6 +196,11 @@ class Verifier:
             except CredencialError as exc:
                 problems.append(exc)
 
+        attempt(self._check_trust_freshness, now)
+        try:
+            self._authenticate(credential, now)
+        except CredencialError as exc:
+            return credential, [*problems, exc]
         attempt(self._check_validity_period, credential, now)
         entries = credential.get("credentialStatus", [])
         issuer = issuer_id(credential)
@@ -262,7 +267,28 @@ class Verifier:
         key = self.trust.resolve(
             options["verificationMethod"], issuer=issuer_id(credential), at=created
         )
+        if key.compromised_at is not None and self.config.reject_all_from_compromised_keys:
+            raise UntrustedKeyError(
+                f"key {key.id} was compromised at {format_datetime(key.compromised_at)}; this "
+                "verifier refuses every proof by a compromised key",
+                code=ReasonCode.KEY_COMPROMISED,
+            )
         verify_signature(parts, key.public_key, self.loader)
+
+    def _check_trust_freshness(self, now: datetime) -> None:
+        """A clock behind the latest trusted time, or an expired trust bundle: INDETERMINATE."""
+        since, expires = self.trust.trusted_since, self.trust.expires
+        if since is not None and now + self.config.clock_skew < since:
+            raise IndeterminateError(
+                f"the reference time {format_datetime(now)} is before the latest trusted time "
+                f"{format_datetime(since)}: the clock is behind",
+                code=ReasonCode.CLOCK_BEHIND,
+            )
+        if expires is not None and now > expires:
+            raise IndeterminateError(
+                f"the trust bundle expired at {format_datetime(expires)}",
+                code=ReasonCode.TRUST_BUNDLE_EXPIRED,
+            )
 
     def _check_validity_period(self, credential: Mapping[str, Any], now: datetime) -> None:
         valid_from, valid_until = validity_period(credential)

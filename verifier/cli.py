@@ -1,6 +1,10 @@
 """``credencial-verify``: verify a credential offline and print the verdict.
 
 Exit status: 0 VALID, 1 INVALID, 2 INDETERMINATE, 64 usage or input error.
+
+``credencial-verify sync URL|DIR --state DIR [--anchors ANCHORS.json]`` installs a trust bundle
+and its status lists (exit 0 synced, 1 bundle refused, 64 usage or read error); verify against
+it with ``credencial-verify --trust-dir DIR INPUT``. Only ``sync`` may use the network.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+from ._bundle import AnchorSet
 from ._card import is_card_text
 from ._contexts import load_context_file
-from ._errors import CredencialError, ReasonCode
+from ._errors import CredencialError, ReasonCode, TrustBundleError
 from ._images import decode_qr_image, image_format
 from ._messages import Language, verdict_label
-from ._status import InMemoryStatusLists
-from ._time import parse_datetime
+from ._status import InMemoryStatusLists, StatusListSource
+from ._time import format_datetime, parse_datetime
 from ._trust import TrustStore
+from ._trust_state import TrustDir
 from ._verifier import Verdict, VerificationResult, Verifier, VerifierConfig
 
 __all__ = ["EXIT_CODES", "EXIT_USAGE", "main"]
@@ -50,7 +56,18 @@ def _parser() -> argparse.ArgumentParser:
         help="credential JSON file, card text (SUS1:...), a PNG/JPEG photo or scan of the card "
         "(needs the images extra), or - for stdin",
     )
-    parser.add_argument("--trust", metavar="TRUST.json", help='trust file: {"keys": [...]}')
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument("--trust", metavar="TRUST.json", help='trust file: {"keys": [...]}')
+    trust.add_argument(
+        "--trust-dir",
+        metavar="DIR",
+        help="a folder synced by 'credencial-verify sync' (signed trust bundle and status lists)",
+    )
+    parser.add_argument(
+        "--anchors",
+        metavar="ANCHORS.json",
+        help="pinned trust-anchor keys for --trust-dir (default: those recorded at the last sync)",
+    )
     parser.add_argument(
         "--context",
         metavar="URL=PATH",
@@ -128,8 +145,59 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
         print(f"      {reason.detail}")
 
 
+def _sync_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="credencial-verify sync",
+        description="Fetch (https URL) or copy (folder) a signed trust bundle and the status "
+        "lists it names; install it only if it is signed by the trust anchors and not older "
+        "than the installed one. Exit status: 0 synced, 1 bundle refused, 64 usage or read error.",
+    )
+    parser.add_argument("source", metavar="URL|DIR", help="bundle folder, bundle file or URL")
+    parser.add_argument("--state", required=True, metavar="DIR", help="the trust folder")
+    parser.add_argument(
+        "--anchors", metavar="ANCHORS.json", help="pinned anchor keys (needed for the first sync)"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
+    parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")
+    return parser
+
+
+def run_sync(argv: Sequence[str]) -> int:
+    """``credencial-verify sync``; returns the exit status."""
+    from .sync import sync  # the only module allowed to use the network
+
+    try:
+        args = _sync_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        now = parse_datetime(args.now) if args.now else None
+        anchors = AnchorSet.from_file(args.anchors) if args.anchors else None
+        result = sync(args.source, args.state, anchors=anchors, now=now, timeout=args.timeout)
+    except TrustBundleError as exc:
+        print(f"credencial-verify sync: refused [{exc.code.value}]: {exc}", file=sys.stderr)
+        return 1
+    except (CredencialError, OSError, ValueError) as exc:
+        print(f"credencial-verify sync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    bundle = result.bundle
+    print(
+        f"credencial-verify sync: installed trust bundle version {bundle.version} "
+        f"({len(bundle.institutions)} institutions, {len(bundle.keys())} keys, "
+        f"{len(bundle.status_lists()) - len(result.missing)} status lists); "
+        f"expires {format_datetime(bundle.expires)}",
+        file=sys.stderr,
+    )
+    for url in result.missing:
+        print(f"  missing or altered status list (not installed): {url}", file=sys.stderr)
+    return 0
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sync"]:
+        return run_sync(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (64) and --help (0) end here, not in the caller
@@ -141,9 +209,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"credencial-verify: --now: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        trust = TrustStore.from_file(args.trust) if args.trust else TrustStore()
+        status: StatusListSource
+        if args.trust_dir:
+            if args.status_list:
+                raise _UsageError("--status-list cannot be combined with --trust-dir")
+            pinned = AnchorSet.from_file(args.anchors) if args.anchors else None
+            synced = TrustDir.load(args.trust_dir, anchors=pinned)
+            trust, status = synced.trust, synced.status_lists
+        else:
+            trust = TrustStore.from_file(args.trust) if args.trust else TrustStore()
+            status = InMemoryStatusLists.from_files(args.status_list)
         config = VerifierConfig(extra_contexts=_extra_contexts(args.context))
-        verifier = Verifier(trust, config, InMemoryStatusLists.from_files(args.status_list))
+        verifier = Verifier(trust, config, status)
         text = _read_input(args.input)
         if image_format(text) is not None:  # a photo or scan of the card: read its QR
             text = decode_qr_image(text).encode("utf-8")

@@ -1,0 +1,382 @@
+"""The signed trust bundle (ADR 0004): build it from the issuer database, sign it with anchor keys.
+
+``credencial-issuer trust-bundle build`` writes ``BUNDLE.json`` and, next to it, the current signed
+status lists under ``status/`` (each file's SHA-256 is in the bundle, so a verifier can sync the
+folder). ``trust-bundle sign`` adds one anchor signature; ``anchor keygen`` makes anchor keys.
+Exit status: 0 done, 1 failed (database, no signing key), 64 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from verifier import CredencialError, decode_multibase, format_datetime
+from verifier._bundle import AnchorSet, bundle_signing_bytes, encode_bundle_signature
+
+from ._keys import Ed25519KeyPair
+
+if TYPE_CHECKING:
+    from .service import IssuerService
+
+__all__ = [
+    "BUNDLE_TYPE",
+    "TRUST_COMMANDS",
+    "add_trust_commands",
+    "anchor_keygen",
+    "build_bundle",
+    "run_trust",
+    "sign_bundle",
+]
+
+BUNDLE_TYPE = "CredencialTrustBundle"
+SPEC_VERSION = 1
+#: The subcommands this module adds to ``credencial-issuer``.
+TRUST_COMMANDS = frozenset({"trust-bundle", "anchor"})
+#: Folder, next to the bundle, that holds the status list files it names.
+STATUS_DIR = "status"
+_EXIT_USAGE = 64
+
+
+class TrustBundleError(ValueError):
+    """A usage or input problem (exit status 64)."""
+
+
+def _write(path: Path, document: Mapping[str, Any]) -> bytes:
+    from .bulk import atomic_write
+
+    data = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    atomic_write(path, data)
+    return data
+
+
+def _read_object(path: Path, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TrustBundleError(f"cannot read {what} {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise TrustBundleError(f"{what} {path} is not a JSON object")
+    return document
+
+
+def load_anchors(path: Path) -> dict[str, Any]:
+    """``ANCHORS.json`` (``{"threshold": k, "keys": [{"id", "publicKeyMultibase"}]}``), checked."""
+    anchors = _read_object(path, "anchor set")
+    try:
+        AnchorSet.from_json(anchors)
+    except CredencialError as exc:
+        raise TrustBundleError(f"{path}: {exc}") from exc
+    return {
+        "threshold": anchors["threshold"],
+        "keys": [
+            {"id": key["id"], "publicKeyMultibase": key["publicKeyMultibase"]}
+            for key in anchors["keys"]
+        ],
+    }
+
+
+def previous_version(path: Path) -> int | None:
+    """The version of the bundle already at ``path``, if there is one."""
+    if not path.exists():
+        return None
+    version = _read_object(path, "bundle").get("signed", {}).get("version")
+    if type(version) is not int:
+        raise TrustBundleError(f"{path} exists but has no integer signed.version")
+    return version
+
+
+def _institutions(service: IssuerService, out_dir: Path) -> list[dict[str, Any]]:
+    """Every institution with its keys and its current signed status lists (written to files)."""
+    from sqlalchemy import select
+
+    from ._signing import STATUS_PURPOSES
+    from .db import Institution, SigningKey
+    from .service import utc
+
+    with service.db.read() as session:
+        institutions = session.scalars(select(Institution).order_by(Institution.code)).all()
+        keys = session.scalars(select(SigningKey).order_by(SigningKey.id)).all()
+    lists = service.status_list_numbers()
+    status_dir = out_dir / STATUS_DIR
+    result = []
+    for institution in institutions:
+        entries = []
+        for key in keys:
+            if key.institution_code != institution.code:
+                continue
+            entry: dict[str, Any] = {
+                "id": f"{institution.did}#{key.key_id}",
+                "publicKeyMultibase": key.public_key_multibase,
+                "validFrom": format_datetime(utc(key.valid_from)),
+                "state": "active",
+            }
+            if key.retired_at is not None:
+                entry["validUntil"] = format_datetime(utc(key.retired_at))
+                entry["state"] = "retired"
+            entries.append(entry)
+        status_lists = []
+        for code, number in lists:
+            if code != institution.code:
+                continue
+            for purpose in STATUS_PURPOSES:
+                credential = service.status_list_credential(code, purpose, number)
+                status_dir.mkdir(parents=True, exist_ok=True)
+                name = f"{code.lower()}-{purpose}-{number}.json"
+                data = _write(status_dir / name, credential)
+                status_lists.append(
+                    {
+                        "url": credential["id"],
+                        "purpose": purpose,
+                        "validFrom": credential["validFrom"],
+                        "validUntil": credential["validUntil"],
+                        "path": f"{STATUS_DIR}/{name}",
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    }
+                )
+        result.append(
+            {
+                "code": institution.code,
+                "name": institution.name,
+                "did": institution.did,
+                "keys": entries,
+                "statusLists": status_lists,
+            }
+        )
+    return result
+
+
+def build_bundle(
+    service: IssuerService,
+    out: Path,
+    anchors: Mapping[str, Any],
+    *,
+    version: int | None = None,
+    expires_in: timedelta = timedelta(days=30),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Write an unsigned bundle at ``out`` (status lists under ``out``'s folder); return it.
+
+    ``version`` defaults to the version of the bundle already at ``out`` plus one (else 1); a
+    version not above the existing one is refused (verifiers would refuse it as a rollback).
+    """
+    previous = previous_version(out)
+    if version is None:
+        version = (previous or 0) + 1
+    elif previous is not None and version <= previous:
+        raise TrustBundleError(f"version {version} is not above the existing bundle's {previous}")
+    issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    signed = {
+        "type": BUNDLE_TYPE,
+        "specVersion": SPEC_VERSION,
+        "version": version,
+        "issued": format_datetime(issued),
+        "expires": format_datetime(issued + expires_in),
+        "anchor": dict(anchors),
+        "institutions": _institutions(service, out.parent),
+    }
+    bundle = {"signed": signed, "signatures": []}
+    _write(out, bundle)
+    return bundle
+
+
+def _verifies(public_key: bytes, sig: object, message: bytes) -> bool:
+    if not isinstance(sig, str):
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(decode_multibase(sig), message)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
+def sign_bundle(path: Path, key: Ed25519KeyPair, key_id: str) -> tuple[dict[str, Any], bool]:
+    """Add ``key``'s signature under ``key_id`` to the bundle at ``path``, replacing its own entry.
+
+    Returns the bundle and whether ``key_id`` is in the bundle's own anchor set (if not, it is a
+    previous anchor key signing a rotation). A key id the bundle lists with another public key is
+    refused: anchor key ids are never reused for a different key.
+    """
+    bundle = _read_object(path, "bundle")
+    signed, signatures = bundle.get("signed"), bundle.get("signatures", [])
+    if not isinstance(signed, dict) or not isinstance(signatures, list):
+        raise TrustBundleError(f"{path} is not a trust bundle (no signed object / signatures)")
+    if signed.get("type") != BUNDLE_TYPE:
+        raise TrustBundleError(f"{path} is not a {BUNDLE_TYPE}")
+    try:
+        anchors = AnchorSet.from_json(signed.get("anchor", {}))
+    except CredencialError as exc:
+        raise TrustBundleError(f"{path}: {exc}") from exc
+    listed = {anchor.id: anchor.public_key for anchor in anchors.keys}
+    in_set = key_id in listed
+    if in_set and listed[key_id] != key.public_key:
+        raise TrustBundleError(
+            f"the key file is not anchor key {key_id!r} of this bundle (its public key differs)"
+        )
+    entry = encode_bundle_signature(key_id, key.sign(bundle_signing_bytes(signed)))
+    kept = [s for s in signatures if not (isinstance(s, Mapping) and s.get("keyid") == key_id)]
+    bundle["signatures"] = [*kept, entry]
+    _write(path, bundle)
+    return bundle, in_set
+
+
+def anchor_keygen(out: Path, count: int, threshold: int | None = None) -> dict[str, Any]:
+    """Write ``anchor-1.json`` ... ``anchor-N.json`` and ``ANCHORS.json`` into ``out``.
+
+    The threshold defaults to a majority (``count // 2 + 1``). Existing key files are never
+    overwritten.
+    """
+    threshold = count // 2 + 1 if threshold is None else threshold
+    if not 1 <= threshold <= count:
+        raise TrustBundleError(f"the threshold must be between 1 and {count}")
+    out.mkdir(parents=True, exist_ok=True)
+    anchors_path = out / "ANCHORS.json"
+    paths = [out / f"anchor-{number}.json" for number in range(1, count + 1)]
+    existing = [str(p) for p in (*paths, anchors_path) if p.exists()]
+    if existing:
+        raise TrustBundleError(f"refusing to overwrite {', '.join(existing)}")
+    keys = []
+    for number, key_path in enumerate(paths, start=1):
+        pair = Ed25519KeyPair.generate()
+        pair.save(key_path)
+        keys.append({"id": f"anchor-{number}", "publicKeyMultibase": pair.public_key_multibase})
+    anchors = {"threshold": threshold, "keys": keys}
+    _write(anchors_path, anchors)
+    return anchors
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+def add_trust_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``trust-bundle build|sign`` and ``anchor keygen`` to ``credencial-issuer``."""
+    bundle = commands.add_parser("trust-bundle", help="the signed trust bundle (ADR 0004)")
+    bundle_commands = bundle.add_subparsers(dest="bundle_command", required=True)
+    build = bundle_commands.add_parser(
+        "build", help="write an unsigned bundle and its status lists (under status/)"
+    )
+    build.add_argument("--out", required=True, metavar="BUNDLE.json")
+    build.add_argument(
+        "--db", metavar="URL", help="database URL or SQLite path (default: CREDENCIAL_DATABASE_URL)"
+    )
+    build.add_argument("--anchors", required=True, metavar="ANCHORS.json", help="anchor key set")
+    build.add_argument(
+        "--version", type=_positive, metavar="N", help="default: the existing bundle's + 1, else 1"
+    )
+    build.add_argument(
+        "--expires-in", type=_positive, default=30, metavar="DAYS", help="default: 30"
+    )
+    sign = bundle_commands.add_parser("sign", help="add (or replace) one anchor signature")
+    sign.add_argument("bundle", metavar="BUNDLE.json")
+    sign.add_argument("--key", required=True, metavar="ANCHOR_KEY.json")
+    sign.add_argument("--key-id", required=True, metavar="ID", help="e.g. anchor-1")
+
+    anchor = commands.add_parser("anchor", help="national trust-anchor keys")
+    anchor_commands = anchor.add_subparsers(dest="anchor_command", required=True)
+    keygen = anchor_commands.add_parser("keygen", help="anchor key files and ANCHORS.json")
+    keygen.add_argument("--out", required=True, metavar="DIR")
+    keygen.add_argument("--count", required=True, type=_positive, metavar="N")
+    keygen.add_argument("--threshold", type=_positive, metavar="K", help="default: a majority")
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ._operator import build_service, database_url
+    from .settings import IssuerSettings
+
+    anchors = load_anchors(Path(args.anchors))
+    url = database_url(args.db, IssuerSettings())
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+        raise TrustBundleError(f"no issuer database at {url.split('///', 1)[-1]}")
+    service = build_service(args.db, bootstrap=False)
+    try:
+        bundle = build_bundle(
+            service,
+            Path(args.out),
+            anchors,
+            version=args.version,
+            expires_in=timedelta(days=args.expires_in),
+        )
+    finally:
+        service.db.dispose()
+    signed = bundle["signed"]
+    lists = sum(len(i["statusLists"]) for i in signed["institutions"])
+    keys = sum(len(i["keys"]) for i in signed["institutions"])
+    print(args.out)
+    print(
+        f"trust-bundle: version {signed['version']}, {len(signed['institutions'])} institutions, "
+        f"{keys} keys, {lists} status lists; expires {signed['expires']}; "
+        f"needs {signed['anchor']['threshold']} anchor signatures",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    bundle, in_set = sign_bundle(Path(args.bundle), Ed25519KeyPair.from_file(args.key), args.key_id)
+    print(
+        f"trust-bundle: signed by {args.key_id}; {len(bundle['signatures'])} signature(s), "
+        f"threshold {bundle['signed']['anchor']['threshold']}",
+        file=sys.stderr,
+    )
+    if not in_set:
+        print(
+            f"trust-bundle: {args.key_id} is not in this bundle's anchor set "
+            "(counts only for verifiers that trust the previous set: a rotation)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    anchors = anchor_keygen(Path(args.out), args.count, args.threshold)
+    print(Path(args.out) / "ANCHORS.json")
+    print(
+        f"anchor: {args.count} keys, threshold {anchors['threshold']}; the key files hold "
+        "private keys: move each to its keeper, offline",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_trust(args: argparse.Namespace) -> int:
+    """Run ``trust-bundle`` or ``anchor``; returns the exit status."""
+    try:
+        if args.command == "anchor":
+            return _keygen(args)
+        if args.bundle_command == "sign":
+            return _sign(args)
+    except (CredencialError, OSError, ValueError) as exc:
+        print(f"credencial-issuer: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ._operator import OperatorError
+    from .service import ServiceError
+
+    try:
+        return _build(args)
+    except ServiceError as exc:
+        print(f"credencial-issuer: {exc.detail}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"credencial-issuer: database error: {exc}", file=sys.stderr)
+        return 1
+    except (OperatorError, CredencialError, OSError, ValueError) as exc:
+        print(f"credencial-issuer: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
