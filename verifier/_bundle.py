@@ -251,6 +251,8 @@ class TrustBundle:
     expires: datetime
     anchor: AnchorSet
     institutions: tuple[BundleInstitution, ...]
+    #: SHA-256 (hex) of the signed bytes: two bundles with one version must not differ.
+    digest: str = ""
 
     def keys(self) -> tuple[TrustedKey, ...]:
         """Every institution key in the bundle."""
@@ -287,7 +289,8 @@ def _parse_signed(signed: Mapping[str, Any]) -> TrustBundle:
     urls = [entry.url for inst in parsed for entry in inst.status_lists]
     if len(set(key_ids)) != len(key_ids) or len(set(urls)) != len(urls):
         raise TrustBundleError("a key id or a status list URL is listed twice")
-    return TrustBundle(version, issued, expires, anchor, parsed)
+    digest = hashlib.sha256(bundle_signing_bytes(signed)).hexdigest()
+    return TrustBundle(version, issued, expires, anchor, parsed, digest)
 
 
 def load_trust_bundle(

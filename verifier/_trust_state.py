@@ -55,17 +55,22 @@ class TrustState:
     highest_version: int = 0
     latest_trusted_time: datetime | None = None
     anchor: AnchorSet | None = None
+    #: Digest of the bundle trusted at ``highest_version`` (see :attr:`TrustBundle.digest`).
+    highest_digest: str | None = None
 
     @classmethod
     def from_json(cls, document: Any) -> TrustState:
         """From the state file's object."""
         if not isinstance(document, dict):
             raise TrustBundleError("the trust state is a JSON object")
-        version, moment, anchor = (
+        version, moment, anchor, digest = (
             document.get("highestVersion", 0),
             document.get("latestTrustedTime"),
             document.get("anchor"),
+            document.get("highestDigest"),
         )
+        if digest is not None and not isinstance(digest, str):
+            raise TrustBundleError("trust state: highestDigest must be a string")
         if type(version) is not int or version < 0:
             raise TrustBundleError("trust state: highestVersion must be a whole number")
         try:
@@ -73,6 +78,7 @@ class TrustState:
                 version,
                 None if moment is None else parse_datetime(moment),
                 None if anchor is None else AnchorSet.from_json(anchor),
+                digest,
             )
         except (ValueError, KeyFormatError) as exc:
             raise TrustBundleError(f"trust state: {exc}") from exc
@@ -84,6 +90,8 @@ class TrustState:
             document["latestTrustedTime"] = format_datetime(self.latest_trusted_time)
         if self.anchor is not None:
             document["anchor"] = self.anchor.to_json()
+        if self.highest_digest is not None:
+            document["highestDigest"] = self.highest_digest
         return document
 
     @classmethod
@@ -106,11 +114,22 @@ class TrustState:
         atomic_write_bytes(path, text.encode("utf-8"))
 
     def check(self, bundle: TrustBundle) -> None:
-        """Refuse ``bundle`` if its version is below the highest already seen (rollback)."""
+        """Refuse ``bundle`` if its version is below the highest already seen (rollback), or
+        if it is a *different* bundle under the version already trusted (equivocation)."""
         if bundle.version < self.highest_version:
             raise TrustBundleError(
                 f"trust bundle version {bundle.version} is older than version "
                 f"{self.highest_version}, already trusted",
+                code=ReasonCode.TRUST_BUNDLE_ROLLBACK,
+            )
+        if (
+            bundle.version == self.highest_version
+            and self.highest_digest is not None
+            and bundle.digest != self.highest_digest
+        ):
+            raise TrustBundleError(
+                f"a different trust bundle with version {bundle.version} was already trusted: "
+                "two bundles must never share a version",
                 code=ReasonCode.TRUST_BUNDLE_ROLLBACK,
             )
 
@@ -125,6 +144,7 @@ class TrustState:
             highest_version=max(self.highest_version, bundle.version),
             latest_trusted_time=latest,
             anchor=bundle.anchor,
+            highest_digest=bundle.digest,
         )
 
 

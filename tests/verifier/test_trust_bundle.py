@@ -351,6 +351,19 @@ def test_rollback(keys: Keys, tmp_path: Path, name: str) -> None:
     assert json.loads(path.read_text())["highestVersion"] == max(versions)
 
 
+def test_a_different_bundle_under_a_trusted_version_is_refused(keys: Keys, tmp_path: Path) -> None:
+    """Equivocation: two validly signed bundles must never share a version number."""
+    path = tmp_path / "state.json"
+    first = sign_bundle(_spec(keys, version=3).signed(), keys.signers(["a1", "a3"]))
+    TrustState().accept(load_trust_bundle(first, trusted_anchors=keys.anchors_a)).save(path)
+    other_spec = _spec(keys, version=3, expires=EXPIRES + timedelta(days=1))
+    other = sign_bundle(other_spec.signed(), keys.signers(["a1", "a3"]))
+    bundle = load_trust_bundle(other, trusted_anchors=keys.anchors_a)
+    with pytest.raises(TrustBundleError, match="never share a version") as caught:
+        TrustState.load(path).accept(bundle)
+    assert caught.value.code is ReasonCode.TRUST_BUNDLE_ROLLBACK
+
+
 def test_the_state_file_round_trips(keys: Keys, tmp_path: Path) -> None:
     document = sign_bundle(_spec(keys, version=4).signed(), keys.signers(["a1", "a2"]))
     state = TrustState().accept(load_trust_bundle(document, trusted_anchors=keys.anchors_a))
