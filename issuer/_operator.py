@@ -1,9 +1,10 @@
 """Operator commands of ``credencial-issuer`` that work on the issuer database without the API.
 
-``bulk``, ``status``, ``status-lists export``, ``audit verify``, ``clients create`` and
-``keys rotate``. Settings come from :class:`IssuerSettings` (``CREDENCIAL_*``); ``--db`` overrides
-the database URL. Exit status: 0 done, 1 refused or failed (a revoked credential, a broken audit
-chain, rows in ``errors.csv``), 64 usage or input error, 130 interrupted.
+``bulk``, ``status``, ``status-lists export``, ``audit verify``, ``clients create``,
+``keys rotate`` and ``keys compromise``. Settings come from :class:`IssuerSettings`
+(``CREDENCIAL_*``); ``--db`` overrides the database URL. Exit status: 0 done, 1 refused or
+failed (a revoked credential, a broken audit chain, rows in ``errors.csv``, a key already marked
+compromised), 64 usage or input error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +115,15 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _moment(value: str) -> datetime:
+    from verifier import parse_datetime
+
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """Add the operator subcommands to ``credencial-issuer``'s parser."""
     db_help = "database URL, or a SQLite file path (default: CREDENCIAL_DATABASE_URL)"
@@ -159,6 +170,18 @@ def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     rotate = with_db(keys_commands.add_parser("rotate", help="a new key signs from now on"))
     rotate.add_argument("--institution", required=True, type=_institution, metavar="CODE")
+    compromise = with_db(
+        keys_commands.add_parser(
+            "compromise",
+            help="mark a key compromised since a time (an active key is also rotated)",
+        )
+    )
+    compromise.add_argument("--institution", required=True, type=_institution, metavar="CODE")
+    compromise.add_argument("--key-id", required=True, metavar="key-N", help="e.g. key-1")
+    compromise.add_argument(
+        "--at", required=True, type=_moment, metavar="ISO8601",
+        help="since when the key is compromised, with a time zone (e.g. 2026-05-01T00:00:00Z)",
+    )  # fmt: skip
 
 
 def _terminate_as_interrupt() -> Any:
@@ -322,6 +345,42 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_compromise(args: argparse.Namespace) -> int:
+    from verifier import format_datetime
+
+    service = build_service(args.db)
+    try:
+        replacement = service.mark_key_compromised(
+            args.institution, args.key_id, args.at, actor="cli"
+        )
+    finally:
+        service.db.dispose()
+    institution = INSTITUTIONS[args.institution]
+    key_id = args.key_id.removeprefix(f"{institution.did}#")
+    print(
+        json.dumps(
+            {
+                "key": institution.verification_method(key_id),
+                "compromisedAt": format_datetime(args.at),
+                "newKey": (institution.verification_method(replacement) if replacement else None),
+            }
+        )
+    )
+    print(
+        f"keys: {key_id} of {args.institution} is compromised since {format_datetime(args.at)}"
+        + (f"; {replacement} signs from now on" if replacement else "")
+        + "; build and sign a new trust bundle so verifiers learn of it",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "compromise":
+        return _keys_compromise(args)
+    return _keys_rotate(args)
+
+
 def run_operator(args: argparse.Namespace) -> int:
     """Run one operator command; returns the exit status and prints problems on stderr."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -337,7 +396,7 @@ def run_operator(args: argparse.Namespace) -> int:
         "status-lists": _export_lists,
         "audit": _audit_verify,
         "clients": _clients_create,
-        "keys": _keys_rotate,
+        "keys": _keys,
     }
     try:
         return handlers[args.command](args)

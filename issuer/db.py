@@ -71,6 +71,9 @@ class SigningKey(Base):
     valid_from: Mapped[datetime]
     #: Set when the key is retired: it signs nothing after this, but stays listed.
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Set when the private key is known to be compromised: proofs it created at or after this
+    #: time are not to be trusted (a compromised key is also retired).
+    compromised_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiClient(Base):

@@ -143,7 +143,7 @@ class IssuerService:
         self.keys = keystore or FileKeyStore(
             settings.key_dir, settings.key_passphrase.get_secret_value()
         )
-        self._signed_lists: dict[tuple[str, str, int, bytes], dict[str, Any]] = {}
+        self._signed_lists: dict[tuple[str, str, int, bytes, str], dict[str, Any]] = {}
         self._loader = ContextLoader()
         self._loader_lock = threading.Lock()
 
@@ -245,19 +245,77 @@ class IssuerService:
         )  # fmt: skip
         return row
 
+    def _rotate(self, session: Session, institution: str, *, actor: str) -> SigningKey:
+        """Retire the active key (if any) and create the next one, in ``session``'s transaction."""
+        old = self._active_key_row(session, institution)
+        now = datetime.now(UTC).replace(microsecond=0)
+        if old is not None:
+            old.retired_at = now
+            append_audit(
+                session, institution=institution, actor=actor, action="key.retire",
+                subject=old.key_id,
+            )  # fmt: skip
+        return self._new_key(session, institution, actor=actor)
+
     def rotate_key(self, institution: str, *, actor: str) -> str:
         """A new key signs from now on; the old one is retired but stays listed. Returns its id."""
         with self.db.transaction() as session:
             self._institution(session, institution)
-            old = self._active_key_row(session, institution)
-            now = datetime.now(UTC).replace(microsecond=0)
-            if old is not None:
-                old.retired_at = now
-                append_audit(
-                    session, institution=institution, actor=actor, action="key.retire",
-                    subject=old.key_id,
-                )  # fmt: skip
-            return self._new_key(session, institution, actor=actor).key_id
+            return self._rotate(session, institution, actor=actor).key_id
+
+    def mark_key_compromised(
+        self, institution: str, key_id: str, at: datetime, *, actor: str
+    ) -> str | None:
+        """Record that ``key_id`` has been compromised since ``at`` (proofs from then on are void).
+
+        ``key_id`` is ``key-N`` (or the full verification method id). A compromised key that is
+        still active is retired and a new key created, as :meth:`rotate_key` does, so issuance
+        continues; returns the new key's id, else ``None``. A key already marked keeps the
+        earlier of the two times; a time in the future, or no later than one already recorded,
+        is refused.
+        """
+        if at.tzinfo is None:
+            raise ServiceError("the compromise time needs a time zone")
+        moment = at.astimezone(UTC).replace(microsecond=0)
+        now = datetime.now(UTC)
+        if moment > now:
+            raise ServiceError(
+                f"the compromise time {format_datetime(moment)} is in the future "
+                f"(now {format_datetime(now)})"
+            )
+        with self.db.transaction() as session:
+            did = self._institution(session, institution).did
+            key_id = key_id.removeprefix(f"{did}#")
+            row = session.scalars(
+                select(SigningKey)
+                .where(SigningKey.institution_code == institution, SigningKey.key_id == key_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise NotFoundError(f"{institution} has no signing key {key_id!r}")
+            if row.compromised_at is not None and utc(row.compromised_at) <= moment:
+                raise ConflictError(
+                    f"{institution} {key_id} is already compromised since "
+                    f"{format_datetime(utc(row.compromised_at))}"
+                )
+            previous = row.compromised_at
+            row.compromised_at = moment
+            replacement = (
+                self._rotate(session, institution, actor=actor).key_id
+                if row.retired_at is None
+                else None
+            )
+            details: dict[str, Any] = {"compromisedAt": format_datetime(moment)}
+            if previous is not None:
+                details["previousCompromisedAt"] = format_datetime(utc(previous))
+            if replacement is not None:
+                details["replacedBy"] = replacement
+            append_audit(
+                session, institution=institution, actor=actor, action="key.compromise",
+                subject=key_id, details=details,
+            )  # fmt: skip
+        self._signed_lists.clear()  # lists signed by the compromised key are not served again
+        return replacement
 
     def active_key(self, institution: str) -> KeyHandle:
         """The key that signs for ``institution`` now."""
@@ -289,6 +347,14 @@ class IssuerService:
                         if key.retired_at
                         else {}
                     ),
+                    **(
+                        {
+                            "state": "compromised",
+                            "compromisedAt": format_datetime(utc(key.compromised_at)),
+                        }
+                        if key.compromised_at
+                        else {}
+                    ),
                 }
             )
             for key, did in rows
@@ -314,12 +380,16 @@ class IssuerService:
             }
             if key.retired_at is not None:
                 method["validUntil"] = format_datetime(utc(key.retired_at))
+            if key.compromised_at is not None:  # Multikey "revoked": proofs from then on are void
+                method["revoked"] = format_datetime(utc(key.compromised_at))
             methods.append(method)
         return {
             "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
             "id": did,
             "verificationMethod": methods,
-            "assertionMethod": [m["id"] for m in methods if "validUntil" not in m],
+            "assertionMethod": [
+                m["id"] for m in methods if "validUntil" not in m and "revoked" not in m
+            ],
         }
 
     # -- issuing --------------------------------------------------------------------------------
@@ -630,10 +700,13 @@ class IssuerService:
             raise NotFoundError(f"unknown institution {institution!r}")
         with self.db.read() as session:
             bits = self._bits(session, institution, purpose, number, at)
+            signer = self._active_key_row(session, institution)
         now = datetime.now(UTC).replace(microsecond=0)
         ttl = self.settings.status_list_ttl
-        # Keyed by the bits themselves: events may commit out of id order, the bits cannot lie.
-        cache_key = (institution, purpose, number, hashlib.sha256(bits).digest())
+        # Keyed by the bits themselves: events may commit out of id order, the bits cannot lie;
+        # and by the signing key, so that no process serves a list signed by a retired key.
+        signer_id = signer.key_id if signer is not None else ""
+        cache_key = (institution, purpose, number, hashlib.sha256(bits).digest(), signer_id)
         cached = self._signed_lists.get(cache_key) if at is None else None
         if cached is not None and now - utc_parse(cached["validFrom"]) < ttl / 4:
             return cached

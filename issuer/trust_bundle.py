@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verifier import CredencialError, decode_multibase, format_datetime
 from verifier._bundle import AnchorSet, bundle_signing_bytes, encode_bundle_signature
+from verifier._status import status_list_file_bytes
+from verifier._status_delta import StatusDeltaError, make_status_delta, status_delta_file_bytes
 
 from ._keys import Ed25519KeyPair
 
@@ -95,8 +97,56 @@ def previous_version(path: Path) -> int | None:
     return version
 
 
-def _institutions(service: IssuerService, out_dir: Path) -> list[dict[str, Any]]:
-    """Every institution with its keys and its current signed status lists (written to files)."""
+def _status_entry(
+    credential: Mapping[str, Any], status_dir: Path, name: str, previous: Path | None
+) -> dict[str, Any]:
+    """Write one status list file (and its delta from ``previous``'s copy); its bundle entry.
+
+    The previous file is read before the new one is written, so ``previous`` may be the folder
+    being rebuilt.
+    """
+    from .bulk import atomic_write
+
+    old = None
+    if previous is not None:
+        try:
+            old = (previous / STATUS_DIR / name).read_bytes()
+        except OSError:
+            old = None
+    data = status_list_file_bytes(credential)
+    status_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(status_dir / name, data)
+    entry: dict[str, Any] = {
+        "url": credential["id"],
+        "purpose": credential["credentialSubject"]["statusPurpose"],
+        "validFrom": credential["validFrom"],
+        "validUntil": credential["validUntil"],
+        "path": f"{STATUS_DIR}/{name}",
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    delta_name = name.removesuffix(".json") + ".delta.json"
+    try:
+        delta = None if old is None else make_status_delta(old, data)
+    except StatusDeltaError:
+        delta = None
+    if delta is None:
+        (status_dir / delta_name).unlink(missing_ok=True)
+        return entry
+    delta_data = status_delta_file_bytes(delta)
+    atomic_write(status_dir / delta_name, delta_data)
+    entry["delta"] = {
+        "path": f"{STATUS_DIR}/{delta_name}",
+        "sha256": hashlib.sha256(delta_data).hexdigest(),
+        "fromSha256": delta["fromSha256"],
+    }
+    return entry
+
+
+def _institutions(
+    service: IssuerService, out_dir: Path, previous: Path | None = None
+) -> list[dict[str, Any]]:
+    """Every institution with its keys and its current signed status lists (written to files,
+    with a delta file for each list ``previous`` (an earlier bundle folder) holds)."""
     from sqlalchemy import select
 
     from ._signing import STATUS_PURPOSES
@@ -123,6 +173,9 @@ def _institutions(service: IssuerService, out_dir: Path) -> list[dict[str, Any]]
             if key.retired_at is not None:
                 entry["validUntil"] = format_datetime(utc(key.retired_at))
                 entry["state"] = "retired"
+            if key.compromised_at is not None:  # proofs created from then on are refused
+                entry["state"] = "compromised"
+                entry["compromisedAt"] = format_datetime(utc(key.compromised_at))
             entries.append(entry)
         status_lists = []
         for code, number in lists:
@@ -130,19 +183,8 @@ def _institutions(service: IssuerService, out_dir: Path) -> list[dict[str, Any]]
                 continue
             for purpose in STATUS_PURPOSES:
                 credential = service.status_list_credential(code, purpose, number)
-                status_dir.mkdir(parents=True, exist_ok=True)
                 name = f"{code.lower()}-{purpose}-{number}.json"
-                data = _write(status_dir / name, credential)
-                status_lists.append(
-                    {
-                        "url": credential["id"],
-                        "purpose": purpose,
-                        "validFrom": credential["validFrom"],
-                        "validUntil": credential["validUntil"],
-                        "path": f"{STATUS_DIR}/{name}",
-                        "sha256": hashlib.sha256(data).hexdigest(),
-                    }
-                )
+                status_lists.append(_status_entry(credential, status_dir, name, previous))
         result.append(
             {
                 "code": institution.code,
@@ -163,8 +205,12 @@ def build_bundle(
     version: int | None = None,
     expires_in: timedelta = timedelta(days=30),
     now: datetime | None = None,
+    previous_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Write an unsigned bundle at ``out`` (status lists under ``out``'s folder); return it.
+
+    With ``previous_dir`` (the folder of an earlier bundle, possibly ``out``'s own), each status
+    list it holds also gets a delta file, named in the bundle entry's ``delta``.
 
     ``version`` defaults to the version of the bundle already at ``out`` plus one (else 1); a
     version not above the existing one is refused (verifiers would refuse it as a rollback).
@@ -183,7 +229,7 @@ def build_bundle(
         "issued": format_datetime(issued),
         "expires": format_datetime(issued + expires_in),
         "anchor": dict(anchors),
-        "institutions": _institutions(service, out.parent),
+        "institutions": _institutions(service, out.parent, previous_dir),
     }
     bundle = {"signed": signed, "signatures": []}
     _write(out, bundle)
@@ -282,6 +328,11 @@ def add_trust_commands(commands: argparse._SubParsersAction[Any]) -> None:
     build.add_argument(
         "--expires-in", type=_positive, default=30, metavar="DAYS", help="default: 30"
     )
+    build.add_argument(
+        "--previous",
+        metavar="PREV_DIR",
+        help="folder of the previous bundle: also write deltas from its status lists",
+    )
     sign = bundle_commands.add_parser("sign", help="add (or replace) one anchor signature")
     sign.add_argument("bundle", metavar="BUNDLE.json")
     sign.add_argument("--key", required=True, metavar="ANCHOR_KEY.json")
@@ -293,6 +344,17 @@ def add_trust_commands(commands: argparse._SubParsersAction[Any]) -> None:
     keygen.add_argument("--out", required=True, metavar="DIR")
     keygen.add_argument("--count", required=True, type=_positive, metavar="N")
     keygen.add_argument("--threshold", type=_positive, metavar="K", help="default: a majority")
+
+
+def _previous_dir(value: str | None) -> Path | None:
+    """``--previous``: a bundle folder (or a bundle file in it) that has a status/ folder."""
+    if value is None:
+        return None
+    path = Path(value)
+    folder = path.parent if path.is_file() else path
+    if not (folder / STATUS_DIR).is_dir():
+        raise TrustBundleError(f"--previous {value}: no {STATUS_DIR}/ folder there")
+    return folder
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -311,16 +373,18 @@ def _build(args: argparse.Namespace) -> int:
             anchors,
             version=args.version,
             expires_in=timedelta(days=args.expires_in),
+            previous_dir=_previous_dir(args.previous),
         )
     finally:
         service.db.dispose()
     signed = bundle["signed"]
     lists = sum(len(i["statusLists"]) for i in signed["institutions"])
+    deltas = sum("delta" in e for i in signed["institutions"] for e in i["statusLists"])
     keys = sum(len(i["keys"]) for i in signed["institutions"])
     print(args.out)
     print(
         f"trust-bundle: version {signed['version']}, {len(signed['institutions'])} institutions, "
-        f"{keys} keys, {lists} status lists; expires {signed['expires']}; "
+        f"{keys} keys, {lists} status lists ({deltas} with a delta); expires {signed['expires']}; "
         f"needs {signed['anchor']['threshold']} anchor signatures",
         file=sys.stderr,
     )

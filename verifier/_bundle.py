@@ -28,6 +28,7 @@ __all__ = [
     "AnchorKey",
     "AnchorSet",
     "BundleInstitution",
+    "BundleStatusDelta",
     "BundleStatusList",
     "BundleStatusLists",
     "TrustBundle",
@@ -175,6 +176,29 @@ def _optional_time(entry: Mapping[str, Any], key: str, where: str) -> datetime |
 
 
 @dataclass(frozen=True, slots=True)
+class BundleStatusDelta:
+    """A delta file beside the bundle that rebuilds a status list from the one held before."""
+
+    path: str
+    sha256: str  # of the delta file's bytes
+    from_sha256: str  # of the status list file it applies to
+
+    @classmethod
+    def from_json(cls, entry: object, where: str) -> BundleStatusDelta:
+        """From a status list entry's optional ``delta`` object."""
+        if not isinstance(entry, Mapping):
+            raise TrustBundleError(f"{where}: delta must be an object")
+        path = _safe_relative_path(entry.get("path"), f"{where} delta")
+        if path is None:
+            raise TrustBundleError(f"{where}: delta needs a 'path'")
+        return cls(
+            path=path,
+            sha256=_sha256_hex(entry.get("sha256"), f"{where} delta"),
+            from_sha256=_sha256_hex(entry.get("fromSha256"), f"{where} delta fromSha256"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BundleStatusList:
     """A status list credential named by a bundle: where it is published and its file's hash."""
 
@@ -184,6 +208,7 @@ class BundleStatusList:
     path: str | None = None
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    delta: BundleStatusDelta | None = None
 
     @property
     def file_name(self) -> str:
@@ -206,6 +231,11 @@ class BundleStatusList:
             path=_safe_relative_path(entry.get("path"), where),
             valid_from=_optional_time(entry, "validFrom", where),
             valid_until=_optional_time(entry, "validUntil", where),
+            delta=(
+                None
+                if entry.get("delta") is None
+                else BundleStatusDelta.from_json(entry["delta"], where)
+            ),
         )
 
 

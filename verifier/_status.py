@@ -20,6 +20,7 @@ __all__ = [
     "decode_status_bits",
     "encode_status_bits",
     "status_bit",
+    "status_list_file_bytes",
 ]
 
 #: The spec's minimum bitstring length (16 KiB), which gives group privacy.
@@ -64,6 +65,12 @@ class InMemoryStatusLists:
     def get(self, url: str) -> Mapping[str, Any] | None:
         """The held status list credential for ``url``."""
         return self._by_url.get(url)
+
+
+def status_list_file_bytes(credential: Mapping[str, Any]) -> bytes:
+    """The bytes of a status list file: the one serialization the issuer writes and a delta
+    sync rebuilds (indented JSON, non-ASCII kept, a final newline), so their SHA-256s agree."""
+    return json.dumps(credential, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
 
 
 def encode_status_bits(bits: bytes) -> str:

@@ -184,7 +184,8 @@ def run_sync(argv: Sequence[str]) -> int:
     print(
         f"credencial-verify sync: installed trust bundle version {bundle.version} "
         f"({len(bundle.institutions)} institutions, {len(bundle.keys())} keys, "
-        f"{len(bundle.status_lists()) - len(result.missing)} status lists); "
+        f"{len(bundle.status_lists()) - len(result.missing)} status lists: "
+        f"{result.by_delta} by delta, {result.by_full} full; {result.transferred} bytes read); "
         f"expires {format_datetime(bundle.expires)}",
         file=sys.stderr,
     )

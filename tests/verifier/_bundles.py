@@ -14,6 +14,7 @@ from issuer._keys import Ed25519KeyPair
 from issuer._signing import new_status_list_credential, sign_document
 from tests.conftest import NOW, SIGNED_AT
 from verifier import bundle_signing_bytes, encode_bundle_signature, format_datetime
+from verifier._status import status_list_file_bytes
 
 ISSUED = NOW - timedelta(days=1)
 EXPIRES = NOW + timedelta(days=30)
@@ -70,7 +71,7 @@ def status_file(
         valid_from=valid_from,
     )
     signed = sign_document(unsigned, pair, vm, created=SIGNED_AT)
-    return (json.dumps(signed, indent=2) + "\n").encode("utf-8")
+    return status_list_file_bytes(signed)
 
 
 def list_entry(data: bytes, *, path: str | None = None) -> dict[str, Any]:

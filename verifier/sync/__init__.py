@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .._bundle import AnchorSet, BundleStatusList, TrustBundle, load_trust_bundle
 from .._errors import ReasonCode, TrustBundleError
+from .._status_delta import StatusDeltaError, apply_status_delta
 from .._time import format_datetime
 from .._trust_state import BUNDLE_FILE, CURRENT, STATE_FILE, TrustState, current_dir
 
@@ -45,6 +46,9 @@ class SyncResult:
     state: TrustState
     folder: Path
     missing: tuple[str, ...]  # status list URLs named by the bundle but not obtained
+    by_delta: int = 0  # status lists rebuilt from the installed ones and a delta file
+    by_full: int = 0  # status lists copied or fetched whole
+    transferred: int = 0  # bytes read from the source: bundle, deltas and full files
 
 
 class _Source:
@@ -73,6 +77,12 @@ class _Source:
             url = urllib.parse.urljoin(self.bundle_url, entry.path) if entry.path else entry.url
             return self._fetch(url, MAX_STATUS_FETCH)
         return self._read(self.bundle_path.parent / entry.file_name, MAX_STATUS_FETCH)
+
+    def relative(self, path: str) -> bytes:
+        """A file the bundle names by its path beside the bundle (a delta file)."""
+        if self.remote:
+            return self._fetch(urllib.parse.urljoin(self.bundle_url, path), MAX_STATUS_FETCH)
+        return self._read(self.bundle_path.parent / path, MAX_STATUS_FETCH)
 
     @staticmethod
     def _read(path: Path, limit: int) -> bytes:
@@ -111,7 +121,9 @@ def sync(
     Checked before anything is replaced: the anchor threshold (against the anchor set of the
     installed state, else the pinned ``anchors``), rollback (version below the high-water mark),
     and expiry. Status lists whose bytes do not hash to the bundle's entry are not installed
-    (reported in ``missing``; the verifier then answers INDETERMINATE for them).
+    (reported in ``missing``; the verifier then answers INDETERMINATE for them). A status list
+    with a ``delta`` whose base is installed is rebuilt from it and the (smaller) delta file,
+    and used only if it hashes to the bundle's entry; else the full file is read.
     Raises :class:`TrustBundleError` (bundle refused) or ``OSError`` (cannot read or fetch).
     """
     root = Path(trust_dir)
@@ -132,16 +144,26 @@ def sync(
         )
     files: dict[str, bytes] = {}
     missing: list[str] = []
+    by_delta = by_full = 0
+    transferred = len(data)
     for entry in bundle.status_lists():
+        rebuilt, read = _by_delta(reader, entry, installed)
+        transferred += read
+        if rebuilt is not None:
+            files[entry.file_name] = rebuilt
+            by_delta += 1
+            continue
         try:
             content = reader.status_list(entry)
         except OSError:
             missing.append(entry.url)
             continue
+        transferred += len(content)
         if hashlib.sha256(content).hexdigest() != entry.sha256:
             missing.append(entry.url)
             continue
         files[entry.file_name] = content
+        by_full += 1
     snapshots = root / SNAPSHOTS
     snapshots.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"v{bundle.version}-", dir=snapshots))
@@ -159,7 +181,46 @@ def sync(
     for old in snapshots.iterdir():
         if old != folder and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
-    return SyncResult(bundle, new_state, folder, tuple(missing))
+    return SyncResult(bundle, new_state, folder, tuple(missing), by_delta, by_full, transferred)
+
+
+def _held(installed: Path, entry: BundleStatusList, sha256: str) -> bytes | None:
+    """The installed status list file with hash ``sha256`` (where this entry's file would be)."""
+    for name in dict.fromkeys((entry.file_name, f"status/{sha256}.json")):
+        try:
+            content = (installed / name).read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(content).hexdigest() == sha256:
+            return content
+    return None
+
+
+def _by_delta(
+    reader: _Source, entry: BundleStatusList, installed: Path
+) -> tuple[bytes | None, int]:
+    """The entry's file rebuilt from the installed one and its delta, and the bytes read.
+
+    ``None`` when there is no delta, no installed base, or the delta is unusable: the full file
+    is then read instead. The result always hashes to ``entry.sha256``.
+    """
+    delta = entry.delta
+    if delta is None:
+        return None, 0
+    base = _held(installed, entry, delta.from_sha256)
+    if base is None:
+        return None, 0
+    try:
+        content = reader.relative(delta.path)
+    except OSError:
+        return None, 0
+    if hashlib.sha256(content).hexdigest() != delta.sha256:
+        return None, len(content)
+    try:
+        rebuilt = apply_status_delta(base, content, url=entry.url, to_sha256=entry.sha256)
+    except StatusDeltaError:
+        return None, len(content)
+    return rebuilt, len(content)
 
 
 def _switch(root: Path, folder: Path) -> None:

@@ -1,0 +1,27 @@
+"""signing key compromise time
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Batch mode: SQLite copies the table; PostgreSQL runs a plain ALTER TABLE ... ADD COLUMN.
+    with op.batch_alter_table("signing_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("compromised_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("signing_keys", schema=None) as batch_op:
+        batch_op.drop_column("compromised_at")
