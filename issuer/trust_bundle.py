@@ -197,8 +197,42 @@ def _institutions(
     return result
 
 
+def _fragment_institutions(
+    fragment: Path, out_dir: Path, previous: Path | None
+) -> list[dict[str, Any]]:
+    """Institutions of a bundle built elsewhere (e.g. by each institution on its own service),
+    with their status-list files checked against the fragment's hashes and copied here."""
+    document = _read_object(fragment, "bundle fragment")
+    signed = document.get("signed")
+    institutions = signed.get("institutions") if isinstance(signed, Mapping) else None
+    if not isinstance(institutions, list):
+        raise TrustBundleError(f"{fragment}: not a trust bundle (no signed.institutions)")
+    result = []
+    for institution in institutions:
+        if not isinstance(institution, Mapping) or not isinstance(institution.get("code"), str):
+            raise TrustBundleError(f"{fragment}: an institution without a code")
+        entries = []
+        for entry in institution.get("statusLists", []):
+            source = (fragment.parent / str(entry.get("path", ""))).resolve()
+            if fragment.parent.resolve() not in source.parents:
+                raise TrustBundleError(f"{fragment}: status list path outside its folder")
+            try:
+                data = source.read_bytes()
+            except OSError as exc:
+                raise TrustBundleError(f"{fragment}: cannot read {source}: {exc}") from exc
+            if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+                raise TrustBundleError(f"{source}: does not match its hash in {fragment}")
+            credential = json.loads(data)  # hashed bytes of our own JSON files: parseable
+            copied = _status_entry(credential, out_dir / STATUS_DIR, source.name, previous)
+            if copied["sha256"] != entry["sha256"]:
+                raise TrustBundleError(f"{source}: is not in the canonical status-list form")
+            entries.append(copied)
+        result.append({**institution, "statusLists": entries})
+    return result
+
+
 def build_bundle(
-    service: IssuerService,
+    service: IssuerService | None,
     out: Path,
     anchors: Mapping[str, Any],
     *,
@@ -206,8 +240,12 @@ def build_bundle(
     expires_in: timedelta = timedelta(days=30),
     now: datetime | None = None,
     previous_dir: Path | None = None,
+    fragments: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
     """Write an unsigned bundle at ``out`` (status lists under ``out``'s folder); return it.
+
+    Institutions come from ``service``'s database and from ``fragments``: bundles built by
+    ``trust-bundle build`` on other issuer services (one per institution, say), merged here.
 
     With ``previous_dir`` (the folder of an earlier bundle, possibly ``out``'s own), each status
     list it holds also gets a delta file, named in the bundle entry's ``delta``.
@@ -229,11 +267,24 @@ def build_bundle(
         "issued": format_datetime(issued),
         "expires": format_datetime(issued + expires_in),
         "anchor": dict(anchors),
-        "institutions": _institutions(service, out.parent, previous_dir),
+        "institutions": _merged_institutions(service, out.parent, previous_dir, fragments),
     }
     bundle = {"signed": signed, "signatures": []}
     _write(out, bundle)
     return bundle
+
+
+def _merged_institutions(
+    service: IssuerService | None, out_dir: Path, previous: Path | None, fragments: tuple[Path, ...]
+) -> list[dict[str, Any]]:
+    institutions = [] if service is None else _institutions(service, out_dir, previous)
+    for fragment in fragments:
+        institutions.extend(_fragment_institutions(fragment, out_dir, previous))
+    codes = [institution["code"] for institution in institutions]
+    duplicated = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicated:
+        raise TrustBundleError(f"institution {duplicated[0]} comes from more than one source")
+    return sorted(institutions, key=lambda institution: str(institution["code"]))
 
 
 def _verifies(public_key: bytes, sig: object, message: bytes) -> bool:
@@ -329,6 +380,15 @@ def add_trust_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "--expires-in", type=_positive, default=30, metavar="DAYS", help="default: 30"
     )
     build.add_argument(
+        "--from",
+        dest="fragments",
+        action="append",
+        default=[],
+        metavar="BUNDLE.json",
+        help="merge the institutions of a bundle built on another issuer service (repeatable); "
+        "with --from and no --db, no local database is read",
+    )
+    build.add_argument(
         "--previous",
         metavar="PREV_DIR",
         help="folder of the previous bundle: also write deltas from its status lists",
@@ -362,10 +422,13 @@ def _build(args: argparse.Namespace) -> int:
     from .settings import IssuerSettings
 
     anchors = load_anchors(Path(args.anchors))
-    url = database_url(args.db, IssuerSettings())
-    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
-        raise TrustBundleError(f"no issuer database at {url.split('///', 1)[-1]}")
-    service = build_service(args.db, bootstrap=False)
+    fragments = tuple(Path(path) for path in args.fragments)
+    service = None
+    if args.db is not None or not fragments:
+        url = database_url(args.db, IssuerSettings())
+        if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+            raise TrustBundleError(f"no issuer database at {url.split('///', 1)[-1]}")
+        service = build_service(args.db, bootstrap=False)
     try:
         bundle = build_bundle(
             service,
@@ -374,9 +437,11 @@ def _build(args: argparse.Namespace) -> int:
             version=args.version,
             expires_in=timedelta(days=args.expires_in),
             previous_dir=_previous_dir(args.previous),
+            fragments=fragments,
         )
     finally:
-        service.db.dispose()
+        if service is not None:
+            service.db.dispose()
     signed = bundle["signed"]
     lists = sum(len(i["statusLists"]) for i in signed["institutions"])
     deltas = sum("delta" in e for i in signed["institutions"] for e in i["statusLists"])

@@ -215,3 +215,79 @@ def test_build_refuses_a_missing_database(
     assert status == 64
     assert "no issuer database" in err
     assert not (tmp_path / "nope.db").exists()
+
+
+def _one_institution_service(root: Path, code: str) -> Path:
+    """An issuer deployment that serves only ``code``, with one credential issued."""
+    from pydantic import SecretStr
+
+    from issuer._institutions import INSTITUTIONS
+    from issuer.service import IssuerService
+    from issuer.settings import IssuerSettings
+
+    database = root / f"{code.lower()}.db"
+    settings = IssuerSettings(
+        database_url=f"sqlite:///{database}", key_dir=root / f"{code.lower()}-keys",
+        key_passphrase=SecretStr("test"),
+    )  # fmt: skip
+    service = IssuerService(settings)
+    try:
+        service.bootstrap([INSTITUTIONS[code]])
+        subject = json.loads(json.dumps(DEMO_PEOPLE["credential"]))
+        subject["coverage"]["institution"] = code
+        service.issue(cli_principal(code), {"credentialSubject": subject})
+    finally:
+        service.db.dispose()
+    return database
+
+
+def test_build_merges_bundles_built_on_each_institution_service(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    anchors: Path,
+) -> None:
+    imss_db = _one_institution_service(tmp_path, "IMSS")
+    issste_db = _one_institution_service(tmp_path, "ISSSTE")
+    monkeypatch.setenv("CREDENCIAL_KEY_PASSPHRASE", "test")
+    fragments = []
+    for name, database in (("imss", imss_db), ("issste", issste_db)):
+        monkeypatch.setenv("CREDENCIAL_KEY_DIR", str(tmp_path / f"{name}-keys"))
+        out = tmp_path / name / "bundle.json"
+        status, err = _build(capsys, database, anchors, out)
+        assert status == 0, err
+        fragments.append(out)
+
+    national = tmp_path / "national" / "bundle.json"
+    status, _out, err = _cli(
+        capsys, "trust-bundle", "build", "--out", str(national),
+        "--anchors", str(anchors / "ANCHORS.json"),
+        "--from", str(fragments[0]), "--from", str(fragments[1]),
+    )  # fmt: skip
+    assert status == 0, err
+    bundle = _load(national)
+    assert [i["code"] for i in bundle["signed"]["institutions"]] == ["IMSS", "ISSSTE"]
+    for institution in bundle["signed"]["institutions"]:
+        for entry in institution["statusLists"]:
+            data = (national.parent / entry["path"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    _sign(capsys, national, anchors, 1)
+    _sign(capsys, national, anchors, 2)
+    assert len(_signers(_load(national))) == 2
+
+    # The same institution from two sources is refused, and so is a fragment's altered list.
+    status, _out, err = _cli(
+        capsys, "trust-bundle", "build", "--out", str(tmp_path / "dup" / "bundle.json"),
+        "--anchors", str(anchors / "ANCHORS.json"),
+        "--from", str(fragments[0]), "--from", str(fragments[0]),
+    )  # fmt: skip
+    assert status != 0
+    assert "more than one source" in err
+    status_file = next((fragments[1].parent / "status").glob("*-revocation-*.json"))
+    status_file.write_bytes(status_file.read_bytes().replace(b'"VerifiableCredential"', b'"X"'))
+    status, _out, err = _cli(
+        capsys, "trust-bundle", "build", "--out", str(tmp_path / "bad" / "bundle.json"),
+        "--anchors", str(anchors / "ANCHORS.json"), "--from", str(fragments[1]),
+    )  # fmt: skip
+    assert status != 0
+    assert "does not match its hash" in err
