@@ -122,6 +122,8 @@ class _StatusSnapshot:
     issuer: str
     valid_from: datetime | None
     valid_until: datetime | None
+    #: The list's ``ttl``: how long after ``validFrom`` it may be relied on (None: not given).
+    ttl: timedelta | None = None
 
 
 class Verifier:
@@ -354,6 +356,15 @@ class Verifier:
         if snapshot.valid_until is not None and now > snapshot.valid_until:
             raise IndeterminateError(f"status list {url} expired", code=ReasonCode.STATUS_STALE)
         if (
+            snapshot.ttl is not None
+            and snapshot.valid_from is not None
+            and now > snapshot.valid_from + snapshot.ttl
+        ):
+            raise IndeterminateError(
+                f"status list {url} is past its ttl ({snapshot.ttl} after validFrom)",
+                code=ReasonCode.STATUS_STALE,
+            )
+        if (
             snapshot.valid_from is not None
             and now - snapshot.valid_from > self.config.max_status_age
         ):
@@ -386,6 +397,9 @@ class Verifier:
         purposes = subject.get("statusPurpose")
         purpose_set = frozenset(purposes if isinstance(purposes, list) else [purposes])
         valid_from, valid_until = validity_period(held)
+        ttl = subject.get("ttl")
+        if ttl is not None and (type(ttl) is not int or ttl <= 0):
+            raise IndeterminateError(f"{url}: ttl must be a positive number of ms", code=invalid)
         return _StatusSnapshot(
             source=held,
             bits=decode_status_bits(subject.get("encodedList")),
@@ -393,6 +407,7 @@ class Verifier:
             issuer=issuer_id(held),
             valid_from=valid_from,
             valid_until=valid_until,
+            ttl=None if ttl is None else timedelta(milliseconds=ttl),
         )
 
 

@@ -513,3 +513,32 @@ def test_each_status_entry_is_judged_on_its_own(
     assert [r.code for r in result.reasons] == [ReasonCode.STATUS_UNAVAILABLE, ReasonCode.SUSPENDED]
     with pytest.raises(CredentialSuspendedError):
         make_verifier(status=lists).verify(credential, now=NOW)
+
+
+def test_status_list_past_its_ttl_is_stale(
+    issuers: Issuers, make_verifier: Callable[..., Verifier], credential: dict[str, Any]
+) -> None:
+    """A list whose ttl (1 h) ran out is stale even though its validUntil (24 h) has not."""
+    lists = []
+    for purpose in ("revocation", "suspension"):
+        held = issuers.status_list(purpose)
+        unsigned = {k: v for k, v in held.items() if k != "proof"}
+        unsigned["credentialSubject"] = dict(unsigned["credentialSubject"], ttl=3_600_000)
+        lists.append(issuers.sign(unsigned))
+    verifier = make_verifier(status=InMemoryStatusLists(lists))
+    assert codes(verifier, credential) == []  # NOW is 1 h after validFrom: still within ttl
+    later = NOW + timedelta(minutes=1)
+    result = verifier.check(credential, now=later)
+    assert result.verdict is Verdict.INDETERMINATE
+    assert {r.code for r in result.reasons} == {ReasonCode.STATUS_STALE}
+    assert "ttl" in result.reasons[0].detail
+
+
+def test_status_list_with_a_bad_ttl_is_not_used(
+    issuers: Issuers, make_verifier: Callable[..., Verifier], credential: dict[str, Any]
+) -> None:
+    held = issuers.status_list("revocation")
+    unsigned = {k: v for k, v in held.items() if k != "proof"}
+    unsigned["credentialSubject"] = dict(unsigned["credentialSubject"], ttl=-5)
+    lists = InMemoryStatusLists([issuers.sign(unsigned), issuers.status_list("suspension")])
+    assert codes(make_verifier(status=lists), credential) == [ReasonCode.STATUS_LIST_INVALID]
