@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from ._bundle import AnchorSet
@@ -85,7 +85,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
     parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")
+    parser.add_argument(
+        "--max-offline-age",
+        type=_positive_hours,
+        metavar="HOURS",
+        help="status lists older than this (since validFrom) are stale (default 168 = 7 days)",
+    )
     return parser
+
+
+def _positive_hours(value: str) -> timedelta:
+    try:
+        hours = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
+    if not 0 < hours < 24 * 3650:
+        raise argparse.ArgumentTypeError("the maximum offline age is a positive number of hours")
+    return timedelta(hours=hours)
 
 
 def _extra_contexts(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -220,7 +236,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         else:
             trust = TrustStore.from_file(args.trust) if args.trust else TrustStore()
             status = InMemoryStatusLists.from_files(args.status_list)
-        config = VerifierConfig(extra_contexts=_extra_contexts(args.context))
+        limits = {} if args.max_offline_age is None else {"max_status_age": args.max_offline_age}
+        config = VerifierConfig(extra_contexts=_extra_contexts(args.context), **limits)
         verifier = Verifier(trust, config, status)
         text = _read_input(args.input)
         if image_format(text) is not None:  # a photo or scan of the card: read its QR

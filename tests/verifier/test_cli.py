@@ -523,3 +523,15 @@ def test_trusted_key_round_trips_through_the_trust_file(files: Files, issuers: I
     key = loaded.resolve(vm, issuer="did:web:imss.gob.mx", at=NOW)
     assert isinstance(key, TrustedKey)
     assert key.public_key == issuers.keys["IMSS"].public_key
+
+
+def test_max_offline_age_option(capsys: pytest.CaptureFixture[str], files: Files) -> None:
+    """The held lists were published an hour before NOW: stale under a 30-minute limit."""
+    status, document = _run_json(capsys, files.args("--max-offline-age", "0.5"))
+    assert status == 2
+    assert set(_codes(document)) == {"STATUS_STALE"}
+    status, document = _run_json(capsys, files.args("--max-offline-age", "2"))
+    assert status == 0
+    for bad in ("0", "-1", "soon"):
+        assert run(files.args("--max-offline-age", bad)) == 64
+        assert "hours" in capsys.readouterr().err
