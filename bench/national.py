@@ -28,6 +28,7 @@ from issuer._institutions import INSTITUTIONS
 from issuer._keys import Ed25519KeyPair
 from issuer._signing import new_status_list_credential, sign_document
 from verifier import ContextLoader, decode_status_bits, encode_status_bits, status_bit
+from verifier._status_delta import encode_flipped
 
 __all__ = ["main"]
 
@@ -72,20 +73,6 @@ def _rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
-
-
-def _varint_gaps(indices: Sequence[int]) -> bytes:
-    """Sorted indices as LEB128 varints of the gaps between them."""
-    out = bytearray()
-    previous = -1
-    for index in indices:
-        gap = index - previous - 1
-        previous = index
-        while gap >= 0x80:
-            out.append((gap & 0x7F) | 0x80)
-            gap >>= 7
-        out.append(gap)
-    return bytes(out)
 
 
 def _rice_bytes(indices: Sequence[int], size: int) -> int:
@@ -229,11 +216,8 @@ def main() -> None:
     changed = rng.sample(range(ENTRIES), int(ENTRIES * DAILY_CHANGE))
     half = len(changed) // 2
     delta_parts = {"revocation": sorted(changed[:half]), "suspension": sorted(changed[half:])}
-    raw = b"".join(
-        len(indices).to_bytes(4, "big") + _varint_gaps(indices) for indices in delta_parts.values()
-    )
-    delta = gzip.compress(raw, compresslevel=9, mtime=0)
-    delta_b64 = len(base64.urlsafe_b64encode(delta).rstrip(b"="))
+    # The same encoding delta sync ships (verifier/_status_delta.py), one string per purpose.
+    delta_b64 = sum(len(encode_flipped(indices)) for indices in delta_parts.values())
     touched = {p: len({i // LIST_SIZE for i in idx}) for p, idx in delta_parts.items()}
     touched_bytes = sum(
         len(standard[p][number]) for p, numbers in delta_parts.items()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import math
 import random
 
@@ -12,21 +11,8 @@ from bench.national import (
     _entropy_bytes,
     _rice_bytes,
     _split,
-    _varint_gaps,
 )
 from verifier import decode_status_bits, encode_status_bits, status_bit
-
-
-def _read_varint_gaps(data: bytes) -> list[int]:
-    indices, previous, value, shift = [], -1, 0, 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            previous += value + 1
-            indices.append(previous)
-            value, shift = 0, 0
-    return indices
 
 
 def test_split_pads_the_last_list_and_keeps_every_bit() -> None:
@@ -38,13 +24,6 @@ def test_split_pads_the_last_list_and_keeps_every_bit() -> None:
         bits = decode_status_bits(encode_status_bits(lists[index // LIST_SIZE]))
         assert status_bit(bits, index % LIST_SIZE) == 1
     assert sum(bin(byte).count("1") for chunk in lists for byte in chunk) == len(set(indices))
-
-
-def test_varint_gaps_round_trip_and_compress() -> None:
-    indices = sorted(random.Random(2).sample(range(130_000_000), 13_000))
-    encoded = _varint_gaps(indices)
-    assert _read_varint_gaps(encoded) == indices
-    assert len(gzip.compress(encoded)) < 13_000 * 3
 
 
 def test_rice_code_is_near_the_entropy_bound() -> None:
