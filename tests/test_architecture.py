@@ -52,10 +52,48 @@ def test_core_imports_nothing_forbidden() -> None:
     assert not offenders
 
 
+def _relative_imports(path: Path) -> set[str]:
+    """``from .x import y`` / ``from . import x`` as ``x`` (the first segment below verifier/)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            if node.module:
+                names.add(node.module.split(".")[0])
+            else:
+                names.update(alias.name for alias in node.names)
+    return names
+
+
+#: The command-line entry point is the composition root: it may load the sync wing, lazily,
+#: for `credencial-verify sync` only. No other core module may import a wing.
+COMPOSITION_ROOTS = frozenset({"cli.py"})
+
+
+def test_core_never_imports_a_wing() -> None:
+    offenders = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _core_files()
+        if path.name not in COMPOSITION_ROOTS
+        for name in _relative_imports(path)
+        if name in VERIFIER_WINGS
+    }
+    assert not offenders
+    cli = (ROOT / "verifier" / "cli.py").read_text(encoding="utf-8")
+    module_level = {
+        node.module
+        for node in ast.parse(cli).body
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not any(name.split(".")[0] in VERIFIER_WINGS for name in module_level)
+
+
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("import issuer\nfrom fastapi import FastAPI\nfrom . import _x\n")
+    sample.write_text(
+        "import issuer\nfrom fastapi import FastAPI\nfrom . import _x\nfrom .sync import s\n"
+    )
     assert _imports(sample) == {"issuer", "fastapi"}
+    assert _relative_imports(sample) == {"_x", "sync"}
 
 
 def test_importing_the_verifier_loads_no_network_or_web_module() -> None:
