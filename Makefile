@@ -36,7 +36,8 @@ bench: $(STAMP)
 ## fuzz: the long profiles: 10,000 differential canonicalization cases, 20,000 card fuzz inputs
 fuzz: $(STAMP)
 	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=20000 \
-		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py
+		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py \
+		tests/verifier/test_hostile_json.py
 
 clean:
 	rm -rf $(VENV) demo var/demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
