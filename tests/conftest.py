@@ -78,10 +78,8 @@ class Issuers:
         return self.sign(unsigned, code, created=SIGNED_AT)
 
 
-@pytest.fixture(scope="session")
-def issuers() -> Issuers:
-    """Fresh keys for IMSS, ISSSTE and IMSS-BIENESTAR, all trusted from 2025 to 2030."""
-    keys = {code: Ed25519KeyPair.generate() for code in INSTITUTIONS}
+def make_issuers(keys: dict[str, Ed25519KeyPair]) -> Issuers:
+    """The three institutions with ``keys``, all trusted from 2025 to 2030."""
     trust = TrustStore(
         TrustedKey.from_json(
             {
@@ -95,6 +93,12 @@ def issuers() -> Issuers:
         for code, inst in INSTITUTIONS.items()
     )
     return Issuers(keys, trust)
+
+
+@pytest.fixture(scope="session")
+def issuers() -> Issuers:
+    """Fresh keys for IMSS, ISSSTE and IMSS-BIENESTAR."""
+    return make_issuers({code: Ed25519KeyPair.generate() for code in INSTITUTIONS})
 
 
 @pytest.fixture(scope="session")

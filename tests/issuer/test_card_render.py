@@ -37,13 +37,11 @@ from issuer._card_render import (
 )
 from issuer._institutions import INSTITUTIONS
 from issuer._keys import Ed25519KeyPair
-from tests.conftest import KEY_ID, NOW, Issuers
+from tests.conftest import NOW, Issuers, make_issuers
 from tests.strategies import example_credential
 from verifier import (
     InMemoryStatusLists,
     InputError,
-    TrustedKey,
-    TrustStore,
     Verdict,
     Verifier,
     encode_card,
@@ -80,25 +78,16 @@ def _version(barcode: zxingcpp.Barcode) -> str:
 @pytest.fixture(scope="module")
 def issuers() -> Issuers:
     """The conftest's institutions and trust store, with keys derived from fixed seeds."""
-    keys = {
-        code: Ed25519KeyPair(
-            Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"card/{code}".encode()).digest())
-        )
-        for code in INSTITUTIONS
-    }
-    trust = TrustStore(
-        TrustedKey.from_json(
-            {
-                "id": inst.verification_method(KEY_ID),
-                "controller": inst.did,
-                "publicKeyMultibase": keys[code].public_key_multibase,
-                "validFrom": "2025-01-01T00:00:00Z",
-                "validUntil": "2030-01-01T00:00:00Z",
-            }
-        )
-        for code, inst in INSTITUTIONS.items()
+    return make_issuers(
+        {
+            code: Ed25519KeyPair(
+                Ed25519PrivateKey.from_private_bytes(
+                    hashlib.sha256(f"card/{code}".encode()).digest()
+                )
+            )
+            for code in INSTITUTIONS
+        }
     )
-    return Issuers(keys, trust)
 
 
 @pytest.fixture(scope="module")
