@@ -947,6 +947,9 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
     )
     app.state.service = service or IssuerService(settings)
     app.include_router(router)
+    from .oid4vci import router as oid4vci_router  # imports this module: included late
+
+    app.include_router(oid4vci_router)
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     return app

@@ -37,9 +37,13 @@ __all__ = [
     "Credential",
     "Database",
     "Institution",
+    "Oid4vciAccessToken",
+    "Oid4vciOffer",
+    "PresentationChallenge",
     "SigningKey",
     "StatusEvent",
     "StatusList",
+    "WalletCredential",
 ]
 
 
@@ -167,6 +171,71 @@ class AuditHead(Base):
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Oid4vciOffer(Base):
+    """An OpenID4VCI credential offer (pre-authorized code flow) for one issued credential.
+
+    Only hashes are stored: of the pre-authorized code, and of the transaction code salted with
+    the pre-authorized code. The code is single use (``redeemed_at``); wrong transaction codes
+    are counted and lock the offer (``locked_at``) at the limit.
+    """
+
+    __tablename__ = "oid4vci_offers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"))
+    tx_code_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    tx_code_failures: Mapped[int] = mapped_column(default=0)
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None] = mapped_column(default=None)
+    locked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Oid4vciAccessToken(Base):
+    """An access token of the credential endpoint (hash only), good for one credential."""
+
+    __tablename__ = "oid4vci_access_tokens"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("oid4vci_offers.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WalletCredential(Base):
+    """The wallet form of an issued credential: bound to a holder's did:key, same status entry.
+
+    ``base_credential_id`` is the credential (card form) whose subject, validity and status
+    entries it repeats, so one suspension or revocation of that credential covers both forms.
+    """
+
+    __tablename__ = "wallet_credentials"
+    __table_args__ = (Index("ix_wallet_credentials_base", "base_credential_id"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    base_credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"))
+    institution_code: Mapped[str] = mapped_column(String(32))
+    holder: Mapped[str] = mapped_column(String(128))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_at: Mapped[datetime]
+
+
+class PresentationChallenge(Base):
+    """A single-use challenge (hash only) for a domain: presentation challenges and c_nonces.
+
+    ``purpose`` keeps the two apart: a presentation challenge is never accepted as a c_nonce.
+    """
+
+    __tablename__ = "presentation_challenges"
+    __table_args__ = (Index("ix_presentation_challenges_expiry", "expires_at"),)
+    challenge_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    domain: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    consumed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -561,6 +561,16 @@ class IssuerService:
                 created=format_datetime(now),
             )
 
+    def sign_checked(
+        self, institution: str, document: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """Sign ``document`` with ``institution``'s active key (``created`` = ``now``) and verify
+        it before it leaves, as :meth:`issue` does (the wallet form of a credential uses it)."""
+        key = self.active_key(institution)
+        signed = self._sign(document, key, now)
+        self._check_issued(signed, key)
+        return signed
+
     def _by_idempotency_key(
         self, institution: str, idempotency_key: str, request_hash: str
     ) -> dict[str, Any] | None:
