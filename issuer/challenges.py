@@ -98,9 +98,10 @@ class DatabaseChallengeStore:
     def consume(self, challenge: str, domain: str, now: datetime) -> None:
         """Use ``challenge`` up, once, for ``domain``; else :class:`verifier.PresentationError`.
 
-        Codes: ``CHALLENGE_UNKNOWN`` (never issued here, or for another purpose),
-        ``CHALLENGE_REUSED``, ``DOMAIN_MISMATCH`` (issued for another domain; it stays usable
-        for its own), ``CHALLENGE_EXPIRED``.
+        Checked in the order of :class:`verifier.InMemoryChallengeStore`: ``CHALLENGE_UNKNOWN``
+        (never issued here, for another purpose, or expired and pruned), ``CHALLENGE_REUSED``,
+        ``CHALLENGE_EXPIRED``, ``DOMAIN_MISMATCH`` (issued for another domain; it stays usable
+        for its own).
         """
         moment = _utc(now)
         with self.db.transaction() as session:
@@ -113,13 +114,13 @@ class DatabaseChallengeStore:
                 raise PresentationError(
                     "the challenge was already used", code=ReasonCode.CHALLENGE_REUSED
                 )
+            if _utc(row.expires_at) <= moment:
+                raise PresentationError(
+                    "the challenge has expired", code=ReasonCode.CHALLENGE_EXPIRED
+                )
             if row.domain != domain:
                 raise PresentationError(
                     f"the challenge was issued for the domain {row.domain!r}, not {domain!r}",
                     code=ReasonCode.DOMAIN_MISMATCH,
-                )
-            if _utc(row.expires_at) <= moment:
-                raise PresentationError(
-                    "the challenge has expired", code=ReasonCode.CHALLENGE_EXPIRED
                 )
             row.consumed_at = moment

@@ -43,7 +43,7 @@ from ._oid4vci_flow import (
     authorization_server_metadata,
     issuer_metadata,
 )
-from .api import IssueCaller, ServiceDep, _host_institution, _problems
+from .api import IssueCaller, ServiceDep, _host_institution, _owned, _problems
 from .challenges import ChallengeLimitError
 from .service import IssuerService
 
@@ -106,7 +106,7 @@ class OfferResponse(BaseModel):
     status_code=201,
     response_model=OfferResponse,
     response_model_exclude_none=True,
-    responses=_problems(400, 401, 403, 404, 422),
+    responses=_problems(400, 401, 403, 404, 413, 422),
 )
 def create_offer(
     body: Annotated[OfferRequest, Body()],
@@ -118,6 +118,7 @@ def create_offer(
 ) -> dict[str, Any]:
     """Scope `issue`. The credential must be of the caller's institution, in force, and neither
     suspended nor revoked. The pre-authorized code lives 10 minutes and is single use."""
+    _owned(service, principal, body.credential_id)
     created = _flow(service).create_offer(principal, body.credential_id, tx_code=body.tx_code)
     result: dict[str, Any] = {
         "credentialOffer": created.offer,

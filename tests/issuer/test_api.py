@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from issuer import api
+from issuer import api, oid4vci
 from issuer._institutions import INSTITUTIONS
 from issuer.api import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE, create_app
 from issuer.cli import run
@@ -401,6 +401,12 @@ GUARDED = [
     ),
     Guarded("POST", "/credentials/status", frozenset({"status"}), _status_request),
     Guarded(
+        "POST",
+        "/oid4vci/offers",
+        frozenset({"issue"}),
+        lambda w, i: ("/oid4vci/offers", {"credentialId": w.issued(i)["id"]}),  # in force
+    ),
+    Guarded(
         "GET", "/admin/keys", frozenset({"admin"}), lambda _w, _i: ("/admin/keys", None), False
     ),
     Guarded(
@@ -425,6 +431,12 @@ PUBLIC = {
     ("GET", "/credencial/status/{purpose}/{number}"),
     ("GET", "/.well-known/did.json"),
     ("GET", "/institutions/{code}/did.json"),
+    ("POST", "/challenges"),
+    ("GET", "/.well-known/openid-credential-issuer"),
+    ("GET", "/.well-known/oauth-authorization-server"),
+    ("POST", "/oid4vci/token"),
+    ("POST", "/oid4vci/nonce"),
+    ("POST", "/oid4vci/credential"),
 }
 CASES = ["no key", "not bearer", "unknown key", "wrong secret", "missing scope", "own", "other"]
 MATRIX = [
@@ -436,10 +448,11 @@ MATRIX = [
 
 
 def test_every_route_is_public_or_in_the_matrix(shared: World) -> None:
-    assert all(isinstance(route, APIRoute) for route in api.router.routes)
+    served = [*api.router.routes, *oid4vci.router.routes]
+    assert all(isinstance(route, APIRoute) for route in served)
     routes = {
         (method, route.path)
-        for route in api.router.routes
+        for route in served
         if isinstance(route, APIRoute)
         for method in route.methods or ()
     }
@@ -579,32 +592,21 @@ def test_enrolment_errors_name_the_fields(shared: World) -> None:
     assert [e["pointer"] for e in body["errors"]] == ["#/coverage/adscriptionUnit"]
 
 
-def test_presentations(shared: World) -> None:
+def test_presentations_need_the_holders_proof(shared: World) -> None:
+    """The whole holder flow is in test_wallet_end_to_end.py; here: no proof, no VALID."""
     valid = shared.issued()
-    revoked = shared.issued()
-    shared.set_status(revoked["id"], "revoke")
-
-    def presentation(*credentials: Json) -> Json:
-        return {
-            "verifiablePresentation": {
-                "@context": ["https://www.w3.org/ns/credentials/v2"],
-                "type": ["VerifiablePresentation"],
-                "verifiableCredential": list(credentials),
-            }
-        }
-
-    response = shared.client.post("/presentations/verify", json=presentation(valid))
-    assert response.status_code == 200, response.text
-    assert response.json()["verified"] is True
-    assert response.json()["presentationProofChecked"] is False
-    assert "not checked" in response.json()["warnings"][0]
-    response = shared.client.post("/presentations/verify", json=presentation(valid, revoked))
-    body = assert_problem(response, 400, "VERIFICATION_FAILED")
-    assert body["verdict"] == "INVALID"
-    assert _codes(body) == ["REVOKED"]
-    assert [r["verdict"] for r in body["credentialResults"]] == ["VALID", "INVALID"]
-    not_a_presentation = {"verifiablePresentation": {"type": "X", "verifiableCredential": valid}}
-    assert_problem(shared.client.post("/presentations/verify", json=not_a_presentation), 422)
+    presentation = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "holder": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "verifiableCredential": [valid],
+    }
+    body = {"verifiablePresentation": presentation, "options": {"domain": "desk"}}
+    body = assert_problem(shared.client.post("/presentations/verify", json=body), 400)
+    assert (body["verdict"], body["presentationProofChecked"]) == ("INVALID", True)
+    assert _codes(body) == ["PROOF_MISSING"]
+    no_domain = {"verifiablePresentation": presentation}
+    assert_problem(shared.client.post("/presentations/verify", json=no_domain), 422)
 
 
 def test_verify_reports_in_english_on_request(shared: World) -> None:

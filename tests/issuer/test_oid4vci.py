@@ -240,6 +240,11 @@ def test_offers_only_for_credentials_in_force_of_the_callers_institution(desk: D
         json={"credentialId": desk.enrol()["id"]},
         headers={"Authorization": f"Bearer {other}"},
     )
+    assert (response.status_code, response.json()["code"]) == (403, "OTHER_INSTITUTION")
+    missing = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    response = desk.client.post(
+        "/oid4vci/offers", json={"credentialId": missing}, headers=desk.headers
+    )
     assert response.status_code == 404
     response = desk.client.post("/oid4vci/offers", json={"credentialId": card["id"]})
     assert response.status_code == 401
