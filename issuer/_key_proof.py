@@ -29,14 +29,13 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWS
 
 from verifier import (
+    ChallengeStore,
     KeyFormatError,
     PresentationError,
     did_key_from_public_key,
     did_key_verification_method,
     public_key_from_did_key,
 )
-
-from .challenges import DatabaseChallengeStore
 
 __all__ = [
     "KEY_PROOF_ALGORITHMS",
@@ -150,7 +149,7 @@ def verify_key_proof(
     token: Any,
     *,
     audience: str,
-    nonces: DatabaseChallengeStore,
+    nonces: ChallengeStore,
     now: datetime,
     policy: KeyProofPolicy | None = None,
 ) -> str:

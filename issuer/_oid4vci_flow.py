@@ -213,7 +213,7 @@ def new_wallet_credential(
 ) -> dict[str, Any]:
     """The unsigned wallet form of ``base``: same subject, status entries and ``validUntil``,
     ``credentialSubject.id`` = ``holder``, its own ``id`` and ``validFrom``."""
-    subject = {**base["credentialSubject"], "id": holder}
+    subject = {"id": holder, **{k: v for k, v in base["credentialSubject"].items() if k != "id"}}
     valid_until = datetime.strptime(base["validUntil"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return new_coverage_credential(
         institution, subject, status_list=list_number, status_index=status_index,
