@@ -45,7 +45,7 @@ EXAMPLE_NOW = datetime(2026, 1, 15, 16, 35, tzinfo=UTC)
 EXAMPLE_DOMAIN = "https://hospital-general.example.gob.mx"
 PRE_AUTHORIZED_CODE = "Wl6kKZbnR1Xk3yQJQ6rG3o0oN0sUe2c8h5qv9l1aYtE"
 TX_CODE = "493536"
-ACCESS_TOKEN = "q3V9xXp0b1oZ7hQy2Wm4nT8cR6eL5aK1sD0fG9jH3kM"
+ACCESS_TOKEN = "q3V9xXp0b1oZ7hQy2Wm4nT8cR6eL5aK1sD0fG9jH3kM"  # noqa: S105 - an example
 C_NONCE = "wKI4LT17ac15ES9bw8ac4A"
 CHALLENGE = "kN3Zb0oJw8e2mXq1vYt5Ag"
 BASE_ID = "urn:uuid:3f1c9a52-7d4e-4b8a-9c61-0e2f5a7b8d90"
@@ -145,7 +145,8 @@ def build_examples() -> dict[str, str]:
     base = sign_document(
         new_coverage_credential(
             imss, subject, status_list=1, status_index=94567,
-            valid_from=datetime(2026, 1, 1, tzinfo=UTC), valid_until=datetime(2031, 1, 1, tzinfo=UTC),
+            valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+            valid_until=datetime(2031, 1, 1, tzinfo=UTC),
             credential_id=BASE_ID,
         ),
         issuer_key, method, created="2025-12-15T16:20:00Z",
@@ -174,7 +175,7 @@ def build_examples() -> dict[str, str]:
             issuer_key,
             method,
             created="2026-01-15T12:00:00Z",
-        )  # fmt: skip
+        )
         for purpose in ("revocation", "suspension")
     }
     request = {
@@ -213,7 +214,7 @@ def build_examples() -> dict[str, str]:
                 "error": "invalid_grant",
                 "error_description": "wrong transaction code (2 left)",
             }
-        ),  # fmt: skip
+        ),
         "nonce-response.json": _json({"c_nonce": C_NONCE}),
         "key-proof.jwt": proof + "\n",
         "key-proof-header.json": _json(header),
@@ -227,7 +228,7 @@ def build_examples() -> dict[str, str]:
                 "error": "invalid_nonce",
                 "error_description": "CHALLENGE_REUSED: the challenge was already used",
             }
-        ),  # fmt: skip
+        ),
         "card-credential.json": _json(base),
         "wallet-credential.json": _json(wallet_credential),
         "wallet-credential-card.txt": encode_card(wallet_credential) + "\n",
@@ -241,7 +242,7 @@ def build_examples() -> dict[str, str]:
                 "credential": wallet_credential,
                 "card": encode_card(wallet_credential),
             }
-        ),  # fmt: skip
+        ),
         **{name: _json(document) for name, document in status_lists.items()},
         "presentation-request.json": _json(request),
         "presentation-response.json": _json(response),
