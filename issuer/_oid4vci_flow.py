@@ -58,7 +58,7 @@ __all__ = [
 
 #: The grant type of the pre-authorized code flow (OpenID4VCI 1.0 §4.1.1).
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-#: The custom URL scheme a Credential Offer QR uses when the wallet's endpoint is unknown (§11.1).
+#: The custom URL scheme of a Credential Offer QR when the wallet's endpoint is unknown (§12.1).
 OFFER_URI_SCHEME = "openid-credential-offer://"
 #: Our one Credential Configuration (also its ``scope``).
 CONFIGURATION_ID = "HealthCoverageCredential"
