@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from issuer._key_proof import KEY_PROOF_TYP
@@ -169,7 +171,8 @@ def _code(offer: Json) -> str:
     return code
 
 
-def test_token_request_errors(desk: Desk) -> None:
+def test_token_request_errors(shared_desk: Desk) -> None:
+    desk = shared_desk
     card = desk.enrol()
     with_pin, without_pin = desk.offer(card["id"]), desk.offer(card["id"], tx_code=False)
     assert without_pin["credentialOffer"]["grants"][PRE_AUTHORIZED_GRANT].keys() == {
@@ -215,6 +218,7 @@ def test_token_request_errors(desk: Desk) -> None:
     assert response.json()["expires_in"] == 300
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_expired_pre_authorized_code_is_refused(desk: Desk) -> None:
     offer = desk.offer(desk.enrol()["id"])
     with desk.service.db.transaction() as session:
@@ -226,7 +230,8 @@ def test_an_expired_pre_authorized_code_is_refused(desk: Desk) -> None:
     _refused(excinfo, "TOKEN_REFUSED", "invalid_grant: the pre-authorized code has expired")
 
 
-def test_offers_only_for_credentials_in_force_of_the_callers_institution(desk: Desk) -> None:
+def test_offers_only_for_credentials_in_force_of_the_callers_institution(shared_desk: Desk) -> None:
+    desk = shared_desk
     card = desk.enrol()
     desk.set_status(card["id"], "suspend")
     response = desk.client.post(
@@ -344,7 +349,8 @@ def test_the_credential_is_bound_to_the_proofs_key_and_the_token_is_single_use(
     assert _error(session.request({}, token="nope"), 401, "invalid_token")
 
 
-def test_a_jwk_key_proof_binds_the_same_did_key(desk: Desk) -> None:
+def test_a_jwk_key_proof_binds_the_same_did_key(shared_desk: Desk) -> None:
+    desk = shared_desk
     session = Session(desk)
     x = base64.urlsafe_b64encode(session.key.public_key).rstrip(b"=").decode()
     proof = session.proof(h_kid=None, h_jwk={"kty": "OKP", "crv": "Ed25519", "x": x})
@@ -392,7 +398,8 @@ def test_key_proof_refusals(
     assert session.ask(session.proof()).status_code == 200  # the token was not used up
 
 
-def test_a_bad_signature_is_refused_and_does_not_burn_the_nonce(desk: Desk) -> None:
+def test_a_bad_signature_is_refused_and_does_not_burn_the_nonce(shared_desk: Desk) -> None:
+    desk = shared_desk
     session = Session(desk)
     c_nonce = session.nonce()
     claims = {"aud": IMSS, "iat": int(time.time()), "nonce": c_nonce}
@@ -416,7 +423,8 @@ def test_a_bad_signature_is_refused_and_does_not_burn_the_nonce(desk: Desk) -> N
     assert "CHALLENGE_REUSED" in _error(session2.ask(replay), 400, "invalid_nonce")
 
 
-def test_credential_request_errors(desk: Desk) -> None:
+def test_credential_request_errors(shared_desk: Desk) -> None:
+    desk = shared_desk
     session = Session(desk)
     proof = session.proof()
     cases: list[tuple[Any, str]] = [
@@ -445,13 +453,15 @@ def test_credential_request_errors(desk: Desk) -> None:
     assert session.ask(proof).status_code == 200  # nothing above consumed the token
 
 
-def test_a_credential_suspended_after_the_offer_is_denied(desk: Desk) -> None:
+def test_a_credential_suspended_after_the_offer_is_denied(shared_desk: Desk) -> None:
+    desk = shared_desk
     session = Session(desk)
     desk.set_status(session.card["id"], "suspend")
     assert "suspended" in _error(session.ask(session.proof()), 400, "credential_request_denied")
 
 
-def test_the_wallet_refuses_unknown_issuers_and_needs_the_pin(desk: Desk) -> None:
+def test_the_wallet_refuses_unknown_issuers_and_needs_the_pin(shared_desk: Desk) -> None:
+    desk = shared_desk
     offer = desk.offer(desk.enrol()["id"])
     key = HolderKey.generate()
     with pytest.raises(WalletError) as excinfo:
@@ -480,3 +490,35 @@ def test_key_proof_shape() -> None:
     )
     assert header == {"typ": KEY_PROOF_TYP, "kid": key.verification_method, "alg": "EdDSA"}
     assert claims == {"aud": IMSS, "iat": 1_700_000_000, "nonce": "n"}
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["credential_configuration_id", "proofs", "jwt", "proof", "grant_type",
+                         "credential_identifier"]) | st.text(max_size=6),
+        children, max_size=3,
+    ),
+    max_leaves=8,
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_json_values, form=st.dictionaries(st.text(max_size=12), st.text(max_size=12)))
+def test_hostile_requests_are_never_a_500(
+    shared_desk: Desk, body: Any, form: dict[str, str]
+) -> None:
+    response = shared_desk.client.post(
+        f"{IMSS}/oid4vci/credential", json=body, headers={"Authorization": "Bearer x" * 3}
+    )
+    assert response.status_code in {400, 401}, response.text
+    response = shared_desk.client.post(f"{IMSS}/oid4vci/token", data=form)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] in {
+        "invalid_request",
+        "invalid_grant",
+        "unsupported_grant_type",
+    }
+    response = shared_desk.client.post("/oid4vci/offers", json=body, headers=shared_desk.headers)
+    assert response.status_code == 422, response.text

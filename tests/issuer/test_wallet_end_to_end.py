@@ -171,6 +171,7 @@ def test_a_credential_bound_to_another_holder_is_refused(desk: Desk) -> None:
     assert _codes(_verify(desk, forged).json()) == ["SIGNATURE_INVALID"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_suspended_credential_in_a_good_presentation_is_invalid(desk: Desk) -> None:
     key = HolderKey.generate()
     card = desk.enrol()
