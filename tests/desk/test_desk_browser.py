@@ -48,21 +48,49 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} (Debian: apt-get install chromium)")
 
 
+def y4m_video(png: Path, out: Path, size: tuple[int, int] = (1280, 720)) -> Path:
+    """A one-frame Y4M video (4:2:0) of ``png`` centred on white: Chromium's fake webcam."""
+    from PIL import Image
+
+    frame = Image.new("RGB", size, "white")
+    picture = Image.open(png).convert("RGB")
+    picture.thumbnail(size)
+    frame.paste(picture, ((size[0] - picture.width) // 2, (size[1] - picture.height) // 2))
+    luma, blue, red = frame.convert("YCbCr").split()
+    half = (size[0] // 2, size[1] // 2)
+    planes = [luma.tobytes(), blue.resize(half).tobytes(), red.resize(half).tobytes()]
+    header = f"YUV4MPEG2 W{size[0]} H{size[1]} F5:1 Ip A1:1 C420jpeg\n".encode()
+    out.write_bytes(header + b"FRAME\n" + b"".join(planes))
+    return out
+
+
 @pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    """One headless Chromium for the module, with a fresh user-data dir."""
+def context(
+    tmp_path_factory: pytest.TempPathFactory, desk_world: DeskWorld
+) -> Iterator[BrowserContext]:
+    """One headless Chromium for the module, with a fresh user-data dir.
+
+    Its webcam is Chromium's fake capture device, showing the valid card.
+    """
     if not CHROMIUM.is_file():
         _unavailable(f"{CHROMIUM} is not installed")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed (the test extra)")
+    pytest.importorskip("PIL")
+    video = y4m_video(desk_world.valid_png, tmp_path_factory.mktemp("webcam") / "card.y4m")
+    fake_webcam = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
     with sync_playwright() as playwright:
         browser_context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=str(CHROMIUM),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=CHROMIUM_ARGS + fake_webcam,
             viewport={"width": 1280, "height": 800},
             locale="es-MX",
         )
@@ -236,6 +264,27 @@ def test_an_uploaded_card_photo_shows_valid(open_desk: OpenDesk, desk_world: Des
     expect(desk.page.locator("#holder-name")).to_have_text(VALID_NAME)
     desk.screenshot("upload-valid")
     assert desk.page.evaluate("document.activeElement.id") == "scan"
+    desk.assert_only_local_requests()
+
+
+def test_a_webcam_frame_of_the_card_shows_valid(open_desk: OpenDesk, desk_world: DeskWorld) -> None:
+    from playwright.sync_api import expect
+
+    pytest.importorskip("zxingcpp")
+    desk = open_desk()
+    page = desk.page
+    page.keyboard.press("Tab")  # scanner input → upload
+    page.keyboard.press("Tab")  # → camera
+    assert page.evaluate("document.activeElement.id") == "camera"
+    page.keyboard.press("Enter")
+    expect(page.locator("#capture")).to_be_focused()
+    page.wait_for_function("document.getElementById('video').videoWidth > 0")
+    page.keyboard.press("Enter")
+    desk.shows("VALID")
+    expect(page.locator("#holder-name")).to_have_text(VALID_NAME)
+    desk.screenshot("webcam-valid")
+    page.keyboard.press("Escape")
+    expect(page.locator("#camera")).to_have_text("Apagar la cámara")
     desk.assert_only_local_requests()
 
 
