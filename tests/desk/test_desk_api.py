@@ -330,11 +330,21 @@ def test_a_new_day_starts_from_zero_and_a_broken_file_is_replaced(tmp_path: Path
         ["serve", "--trust-dir", "x", "--warn-before", "0"],
         ["serve", "--trust-dir", "x", "--now", "yesterday"],
         ["serve", "--trust-dir", "x", "--anchors", "/nonexistent/ANCHORS.json"],
+        ["serve", "--trust-dir", "x", "--host", "0.0.0.0"],
     ],
 )
 def test_serve_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(argv) == 64
     assert "credencial-verify serve" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_is_a_usage_error(
+    start_desk: StartDesk, desk_world: DeskWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    busy = start_desk()
+    argv = ["serve", "--trust-dir", str(desk_world.trust_dir), "--port", str(busy.port)]
+    assert run(argv) == 64
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
 def test_credencial_verify_serve_starts_the_page(desk_world: DeskWorld, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 8765
+WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 (named to be refused)
 
 
 def _seconds(value: str) -> float:
@@ -60,7 +61,12 @@ def _serve_parser() -> argparse.ArgumentParser:
         metavar="ANCHORS.json",
         help="pinned trust-anchor keys (default: those recorded at the last sync)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address the page is opened at (default 127.0.0.1; not a wildcard: requests "
+        "must name it)",
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
     parser.add_argument(
         "--max-offline-age",
@@ -98,6 +104,13 @@ def run_serve(argv: Sequence[str]) -> int:
         args = _serve_parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.host in WILDCARDS:
+        print(
+            f"credencial-verify serve: --host {args.host!r} is a wildcard: give the address the "
+            "page is opened at (requests naming any other host are refused)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         fixed: datetime | None = parse_datetime(args.now) if args.now else None
         anchors = AnchorSet.from_file(args.anchors) if args.anchors else None
@@ -121,7 +134,10 @@ def run_serve(argv: Sequence[str]) -> int:
     try:
         server = make_server(service, args.host, args.port, quiet=args.quiet)
     except OSError as exc:
-        print(f"credencial-verify serve: cannot listen on {args.host}:{args.port}: {exc}")
+        print(
+            f"credencial-verify serve: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     trust = service.status()["trust"]
     if trust["state"] == "missing":

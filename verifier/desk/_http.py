@@ -69,7 +69,7 @@ class DeskServer(ThreadingHTTPServer):
         self.static = _static_files()
         super().__init__(address, _Handler)
         self.allowed_hosts = {
-            f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]", self.host)
+            f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]", self._netloc_host)
         }
 
     @property
@@ -84,9 +84,13 @@ class DeskServer(ThreadingHTTPServer):
         return self.server_address[1]
 
     @property
+    def _netloc_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
     def url(self) -> str:
         """The page's address."""
-        return f"http://{self.host}:{self.port}/"
+        return f"http://{self._netloc_host}:{self.port}/"
 
 
 def make_server(
