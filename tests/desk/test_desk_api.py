@@ -17,7 +17,13 @@ import pytest
 from tests.conftest import NOW
 from tests.desk.conftest import DeskWorld, StartDesk, read_json
 from verifier.cli import run
-from verifier.desk import CONTENT_SECURITY_POLICY, DailyCounts, DeskServer
+from verifier.desk import (
+    CONTENT_SECURITY_POLICY,
+    DailyCounts,
+    DeskConfig,
+    DeskServer,
+    DeskService,
+)
 from verifier.sync import sync
 
 DESK = {"X-Credencial-Desk": "1"}
@@ -277,6 +283,45 @@ def test_requests_from_elsewhere_are_refused(start_desk: StartDesk, desk_world: 
     assert call(server, "POST", "/api/verify", "x" * (64 * 1024 + 1), DESK)[0] == 413
     counts = json.loads(call(server, "GET", "/api/status")[2])["counts"]
     assert sum(counts[v] for v in ("VALID", "INVALID", "INDETERMINATE")) == 0
+
+
+def test_a_refused_post_closes_the_connection_its_body_unread(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """Unread body bytes must never be parsed as the next request on a kept-alive connection."""
+    server = start_desk()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("POST", "/api/verify", body=b"GET /api/status HTTP/1.1\r\n\r\n")
+        response = connection.getresponse()
+        assert response.status == 403
+        assert response.getheader("Connection") == "close"
+        response.read()
+        # a verification that was read keeps the connection for the next request
+        connection.request("POST", "/api/verify", body=desk_world.valid_card, headers=DESK)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Connection") is None
+        assert json.loads(response.read())["verdict"] == "VALID"
+        connection.request("GET", "/api/status")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+def test_the_service_needs_no_network(
+    desk_world: DeskWorld, no_network: list[str], tmp_path: Path
+) -> None:
+    """Everything behind the page runs with every socket call refused."""
+    counts = tmp_path / "counts.json"
+    service = DeskService(DeskConfig(desk_world.trust_dir, counts_file=counts, clock=lambda: NOW))
+    assert service.verify_text(desk_world.valid_card)["verdict"] == "VALID"
+    assert service.verify_text(desk_world.revoked_card)["verdict"] == "INVALID"
+    pytest.importorskip("zxingcpp")
+    assert service.verify_image(desk_world.valid_png.read_bytes())["verdict"] == "VALID"
+    assert service.status()["trust"]["state"] == "ok"
+    assert no_network == []
+    assert read_json(counts)["VALID"] == 2
 
 
 # -- the day's counts ----------------------------------------------------------------------------

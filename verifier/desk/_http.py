@@ -118,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -142,10 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         length = int(raw)
         if length > limit:
-            self.close_connection = True  # the body is not read: do not reuse the connection
             self._problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {limit} bytes")
             return None
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        self.close_connection = self.headers.get("Connection", "").lower() == "close"
+        return body
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -167,6 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, *found)
 
     def do_POST(self) -> None:
+        self.close_connection = True  # until the body is read: unread bytes are no next request
         if not self._host_allowed():
             return
         path = self.path.split("?", 1)[0]
