@@ -189,6 +189,19 @@ def test_the_status_line_warns_before_the_lists_go_stale(
     assert trust["staleCause"] == "status"
 
 
+def test_a_clock_set_back_is_named_on_the_status_line(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    server = start_desk(now=NOW - timedelta(days=30))
+    trust = json.loads(call(server, "GET", "/api/status")[2])["trust"]
+    assert trust["state"] == "clock"
+    assert trust["code"] == "CLOCK_BEHIND"
+    assert trust["message"]["es"] == "El reloj del equipo está atrasado: revise la fecha y hora."
+    _, result = verify(server, desk_world.valid_card)
+    assert result["verdict"] == "INDETERMINATE"
+    assert "CLOCK_BEHIND" in {r["code"] for r in result["reasons"]}
+
+
 def test_no_trust_bundle_means_indeterminate_never_valid(
     start_desk: StartDesk, desk_world: DeskWorld, tmp_path: Path
 ) -> None:

@@ -239,7 +239,11 @@ class DeskService:
         for moment in self._status_list_limits(now):
             if moment < stale_at:
                 stale_at, cause = moment, "status"
-        if now >= stale_at:
+        since = self._trust.trust.trusted_since
+        behind = since is not None and now + VerifierConfig().clock_skew < since
+        if behind:
+            state = "clock"  # every verdict is INDETERMINATE (CLOCK_BEHIND) until it is set
+        elif now >= stale_at:
             state = "stale"
         elif now >= stale_at - self.config.warn_before:
             state = "warning"
@@ -255,6 +259,8 @@ class DeskService:
             "staleInHours": _hours(stale_at - now),
             "staleCause": cause,
         }
+        if behind:
+            document["trust"].update(_reason_json(ReasonCode.CLOCK_BEHIND, "clock behind"))
         return document
 
     def _status_list_limits(self, now: datetime) -> list[datetime]:

@@ -108,6 +108,7 @@ function renderStatus() {
   line.dataset.state = trust.state;
   const hours = TEXT[lang].hours;
   if (trust.state === "missing") line.textContent = TEXT[lang].trustMissing(trust.message[lang]);
+  else if (trust.state === "clock") line.textContent = `✘ ${trust.message[lang]}`;
   else if (trust.state === "stale") line.textContent = TEXT[lang].trustStale(trust.version);
   else if (trust.state === "warning")
     line.textContent = TEXT[lang].trustWarning(trust.version, hours(trust.staleInHours));
