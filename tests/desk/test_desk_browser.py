@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
 VALID_NAME = "MARÍA GUADALUPE DEL SOCORRO HERNÁNDEZ DE LA O"
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CREDENCIAL_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{reason}, and CREDENCIAL_REQUIRE_BROWSER=1 requires the browser tests")
     pytest.skip(f"{reason} (Debian: apt-get install chromium)")
@@ -311,3 +311,12 @@ def test_escape_clears_the_verdict(open_desk: OpenDesk, desk_world: DeskWorld) -
     expect(desk.page.locator("#verdict")).to_be_hidden()
     assert desk.page.evaluate("document.activeElement.id") == "scan"
     desk.screenshot("ready")
+
+
+def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CREDENCIAL_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        _unavailable("/usr/bin/chromium is not installed")
+    monkeypatch.setenv("CREDENCIAL_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="CREDENCIAL_REQUIRE_BROWSER=1 requires"):
+        _unavailable("/usr/bin/chromium is not installed")
