@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.desk.conftest import DeskWorld, StartDesk, read_json
+from verifier._images import MAX_IMAGE_BYTES
 from verifier.cli import run
 from verifier.desk import (
     CONTENT_SECURITY_POLICY,
@@ -294,6 +295,8 @@ def test_requests_from_elsewhere_are_refused(start_desk: StartDesk, desk_world: 
     huge = {"Content-Length": str(10**9), **DESK}
     assert call(server, "POST", "/api/verify", None, huge)[0] == 413
     assert call(server, "POST", "/api/verify", "x" * (64 * 1024 + 1), DESK)[0] == 413
+    over = {"Content-Length": str(MAX_IMAGE_BYTES + 1), **DESK}
+    assert call(server, "POST", "/api/verify-image", None, over)[0] == 413
     counts = json.loads(call(server, "GET", "/api/status")[2])["counts"]
     assert sum(counts[v] for v in ("VALID", "INVALID", "INDETERMINATE")) == 0
 

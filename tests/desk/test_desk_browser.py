@@ -288,6 +288,27 @@ def test_a_webcam_frame_of_the_card_shows_valid(open_desk: OpenDesk, desk_world:
     desk.assert_only_local_requests()
 
 
+def test_a_photo_over_the_limit_is_refused_in_the_page(open_desk: OpenDesk) -> None:
+    from playwright.sync_api import expect
+
+    from verifier._images import MAX_IMAGE_BYTES
+
+    desk = open_desk()
+    desk.page.evaluate(  # a file chosen in the page (made there: cheaper than sending 20 MB)
+        """size => {
+            const chosen = new DataTransfer();
+            chosen.items.add(new File([new Uint8Array(size)], "huge.png", {type: "image/png"}));
+            const input = document.getElementById("photo");
+            input.files = chosen.files;
+            input.dispatchEvent(new Event("change"));
+        }""",
+        MAX_IMAGE_BYTES + 1,
+    )
+    desk.shows("UNREADABLE")
+    expect(desk.page.locator("#reasons li")).to_contain_text("La imagen es demasiado grande")
+    assert not any(url.endswith("/api/verify-image") for url in desk.requests)
+
+
 def test_unreadable_input_is_no_verdict_and_the_screen_clears(open_desk: OpenDesk) -> None:
     from playwright.sync_api import expect
 

@@ -19,7 +19,7 @@ from typing import Any
 from .._bundle import AnchorSet
 from .._datamodel import validity_period
 from .._errors import CredencialError, InputError, ReasonCode
-from .._images import decode_qr_image
+from .._images import MAX_IMAGE_BYTES, decode_qr_image
 from .._messages import Language, reason_summary, verdict_label
 from .._time import format_datetime, parse_datetime
 from .._trust_state import BUNDLE_FILE, STATE_FILE, TrustDir, atomic_write_bytes, current_dir
@@ -224,6 +224,7 @@ class DeskService:
         document: dict[str, Any] = {
             "now": format_datetime(now),
             "clearAfterSeconds": self.config.clear_after,
+            "maxImageBytes": MAX_IMAGE_BYTES,
             "counts": self.counts.today(self._today(now)),
         }
         if self._trust is None:

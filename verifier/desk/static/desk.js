@@ -27,6 +27,7 @@ const TEXT = {
       `Hoy: ${c.VALID} válidas · ${c.INVALID} no válidas · ${c.INDETERMINATE} indeterminadas`,
     offline: "✘ No hay conexión con el verificador local",
     cameraError: "No se pudo usar la cámara",
+    tooLarge: "La imagen es demasiado grande (más de 20 MB). Use una foto más pequeña.",
     hours: (h) => (h < 1 ? "menos de 1 hora" : h < 48 ? `${Math.floor(h)} h` : `${Math.floor(h / 24)} días`),
   },
   en: {
@@ -53,6 +54,7 @@ const TEXT = {
       `Today: ${c.VALID} valid · ${c.INVALID} invalid · ${c.INDETERMINATE} indeterminate`,
     offline: "✘ The local verifier cannot be reached",
     cameraError: "The camera could not be used",
+    tooLarge: "The image is too large (over 20 MB). Use a smaller photo.",
     hours: (h) => (h < 1 ? "less than 1 hour" : h < 48 ? `${Math.floor(h)} h` : `${Math.floor(h / 24)} days`),
   },
 };
@@ -62,6 +64,7 @@ const scan = $("scan");
 const verdictView = $("verdict");
 let lang = localStorage.getItem("credencial-desk-lang") === "en" ? "en" : "es";
 let clearAfterSeconds = 20;
+let maxImageBytes = 20 * 1024 * 1024;
 let lastStatus = null;
 let shown = null; // what the verdict screen shows: {kind: "verdict"|"unreadable", data}
 let clearTimer = null;
@@ -126,6 +129,7 @@ window.addEventListener("resize", fitBelowStatusBar);
 function takeStatus(status) {
   lastStatus = status;
   clearAfterSeconds = status.clearAfterSeconds;
+  maxImageBytes = status.maxImageBytes;
   renderStatus();
 }
 
@@ -216,6 +220,8 @@ async function submit(url, body, contentType) {
     if (response.ok) {
       takeStatus(data.status);
       show("verdict", data);
+    } else if (response.status === 413) {
+      show("unreadable", { message: { es: TEXT.es.tooLarge, en: TEXT.en.tooLarge } });
     } else if (data.error && data.error.message) {
       show("unreadable", data.error);
     } else {
@@ -269,7 +275,12 @@ $("photo").addEventListener("change", () => {
   const file = $("photo").files[0];
   $("photo").value = "";
   scan.focus();
-  if (file) submit("/api/verify-image", file, file.type || "application/octet-stream");
+  if (!file) return;
+  if (file.size > maxImageBytes) {
+    show("unreadable", { message: { es: TEXT.es.tooLarge, en: TEXT.en.tooLarge } });
+    return;
+  }
+  submit("/api/verify-image", file, file.type || "application/octet-stream");
 });
 
 async function toggleCamera() {
