@@ -185,8 +185,8 @@ def credential_offer(
         grant["tx_code"] = {
             "input_mode": "numeric",
             "length": tx_code_length,
-            "description": "El código de " + str(tx_code_length) + " dígitos que le dio el "
-            "módulo de afiliación",
+            "description": f"El código de {tx_code_length} dígitos que le dio el módulo de "
+            "afiliación",
         }
     return {
         "credential_issuer": issuer_url,

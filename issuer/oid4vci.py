@@ -24,11 +24,13 @@ institution whose domain is the request's Host, like ``/.well-known/did.json``.
 from __future__ import annotations
 
 import base64
+import io
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
+import segno
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,10 +129,6 @@ def create_offer(
         "expiresAt": created.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if render:
-        import io
-
-        import segno
-
         buffer = io.BytesIO()
         segno.make(created.uri, error="m").save(buffer, kind="png", scale=6, border=4)
         result["qrImage"] = base64.b64encode(buffer.getvalue()).decode("ascii")
