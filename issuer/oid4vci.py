@@ -38,6 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._api_models import CREDENTIAL_ID_PATTERN
 from ._institutions import INSTITUTIONS
 from ._oid4vci_flow import (
+    CONFIGURATION_ID,
+    PRE_AUTHORIZED_GRANT,
     CredentialRequestError,
     InvalidTokenError,
     Oid4vciIssuer,
@@ -189,10 +191,44 @@ def _form(request: Request, body: bytes | None) -> dict[str, list[str]]:
         raise TokenError("invalid_request", "the body is not a valid form") from None
 
 
+_TOKEN_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type", "pre-authorized_code"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": [PRE_AUTHORIZED_GRANT]},
+                        "pre-authorized_code": {"type": "string"},
+                        "tx_code": {"type": "string", "description": "the PIN from the desk"},
+                    },
+                }
+            }
+        },
+    }
+}
+_CREDENTIAL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "example": {
+                    "credential_configuration_id": CONFIGURATION_ID,
+                    "proofs": {"jwt": ["eyJ0eXAiOiJvcGVuaWQ0dmNpLXByb29mK2p3dCIs…"]},
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/oid4vci/token",
     summary="Token Endpoint: pre-authorized code (and PIN) for an access token",
     response_class=JSONResponse,
+    openapi_extra=_TOKEN_FORM,
 )
 def token(request: Request, body: RawBody, service: ServiceDep) -> JSONResponse:
     """OpenID4VCI 1.0 §6 (pre-authorized code grant, anonymous). `application/x-www-form-
@@ -237,6 +273,7 @@ def _bearer(request: Request) -> str | None:
     "/oid4vci/credential",
     summary="Credential Endpoint: the wallet credential, bound to the key proof's did:key",
     response_class=JSONResponse,
+    openapi_extra=_CREDENTIAL_BODY,
 )
 def credential(request: Request, body: RawBody, service: ServiceDep) -> JSONResponse:
     """OpenID4VCI 1.0 §8. `Authorization: Bearer <access_token>` (401 `invalid_token` when

@@ -54,6 +54,8 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 def test_metadata_is_served_per_institution_by_host(desk: Desk) -> None:
+    token = desk.get("/openapi.json").json()["paths"]["/oid4vci/token"]["post"]
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
     metadata = desk.get(f"{IMSS}/.well-known/openid-credential-issuer").json()
     assert metadata["credential_issuer"] == IMSS
     assert metadata["credential_endpoint"] == f"{IMSS}/oid4vci/credential"
@@ -522,3 +524,30 @@ def test_hostile_requests_are_never_a_500(
     }
     response = shared_desk.client.post("/oid4vci/offers", json=body, headers=shared_desk.headers)
     assert response.status_code == 422, response.text
+
+
+def test_nonces_and_challenges_are_bounded(
+    shared_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from issuer import api, oid4vci
+    from issuer.challenges import DatabaseChallengeStore
+
+    real_flow = oid4vci._flow
+
+    def capped_flow(service: IssuerService) -> Any:
+        flow = real_flow(service)
+        flow.nonces.max_outstanding = 0
+        return flow
+
+    monkeypatch.setattr(oid4vci, "_flow", capped_flow)
+
+    def capped_store(service: IssuerService) -> DatabaseChallengeStore:
+        return DatabaseChallengeStore(service.db, max_outstanding=0)
+
+    monkeypatch.setattr(api, "_challenge_store", capped_store)
+    response = shared_desk.client.post(f"{IMSS}/oid4vci/nonce")
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response.headers["retry-after"] == "60"
+    response = shared_desk.client.post("/challenges", json={"domain": "desk"})
+    assert (response.status_code, response.json()["code"]) == (503, "TOO_MANY_CHALLENGES")
