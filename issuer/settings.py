@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,17 @@ class IssuerSettings(BaseSettings):
     key_dir: Path = Path("var/keys")
     #: Passphrase that encrypts file keys at rest. Required to sign.
     key_passphrase: SecretStr = Field(default=SecretStr(""))
+    #: Where institution keys live: ``file`` (encrypted PEM files under ``key_dir``, the
+    #: default) or ``pkcs11`` (generated in, and never leaving, an HSM token: docs/hsm.md).
+    key_backend: Literal["file", "pkcs11"] = "file"
+    #: The PKCS#11 module (shared library) of the HSM, e.g. SoftHSM2's ``libsofthsm2.so``.
+    pkcs11_module: Path | None = None
+    #: The label of the token that holds the institution keys.
+    pkcs11_token_label: str = "credencial"  # noqa: S105 - a label, not a secret
+    #: The token's user PIN (prefer ``pkcs11_pin_file``); never logged or shown.
+    pkcs11_pin: SecretStr = Field(default=SecretStr(""))
+    #: A file whose content (trailing newline stripped) is the user PIN, e.g. a mounted secret.
+    pkcs11_pin_file: Path | None = None
     #: Entries per status list (Bitstring Status List minimum: 131,072).
     status_list_size: int = Field(default=131_072, ge=131_072)
     #: How long a served status list is valid, and its ``ttl`` / ``Cache-Control: max-age``.
