@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import MultipleObjectsReturned, NoSuchKey, NoSuchToken, PKCS11Error
+from pkcs11.exceptions import (
+    MultipleObjectsReturned,
+    NoSuchKey,
+    NoSuchToken,
+    PKCS11Error,
+    UserAlreadyLoggedIn,
+)
 from pkcs11.types import SignMixin
 
 from verifier import KeyFormatError, encode_multikey
@@ -127,6 +133,8 @@ class Pkcs11KeyStore:
                 raise KeyFormatError(f"cannot load {self.module}: {type(exc).__name__}") from None
             try:
                 self._session = token.open(user_pin=self._pin, rw=True)
+            except UserAlreadyLoggedIn:  # a login is per process: another store made it already
+                self._session = token.open(rw=True)
             except PKCS11Error as exc:  # PinIncorrect, PinLocked, ...: the PIN is never shown
                 raise KeyFormatError(
                     f"cannot log in to token {self.token_label!r}: {type(exc).__name__}"
