@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from verifier import (
     ContextLoader,
     InMemoryStatusLists,
+    KeyFormatError,
     ReasonCode,
     StatusListSource,
     TrustedKey,
@@ -323,13 +324,13 @@ class IssuerService:
         if row is None:
             raise ServiceError(f"{institution} has no active signing key")
         if row.backend != self.keys.backend:  # switching backends: rotate to a key in the new one
-            raise ServiceError(
+            raise KeyFormatError(
                 f"{institution}'s active key {row.key_id} is in the {row.backend} key store, but "
                 f"this service uses {self.keys.backend}: rotate the key (keys rotate)"
             )
         key = self.keys.load(institution, row.key_id)
         if key.public_key_multibase != row.public_key_multibase:
-            raise ServiceError(f"{institution}'s key {row.key_id} does not match its record")
+            raise KeyFormatError(f"{institution}'s key {row.key_id} does not match its record")
         return KeyHandle(f"{did}#{row.key_id}", row.public_key_multibase, key)
 
     def trust_store(self) -> TrustStore:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["IssuerSettings"]
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class IssuerSettings(BaseSettings):
@@ -42,6 +45,25 @@ class IssuerSettings(BaseSettings):
     status_list_ttl: timedelta = timedelta(hours=24)
     #: Default validity of a new credential.
     credential_validity: timedelta = timedelta(days=5 * 365)
+    #: Browser origins allowed to call the API cross-origin (CORS), e.g.
+    #: ``["https://portal.imss.gob.mx"]``; empty (the default): no cross-origin access at all.
+    cors_allow_origins: tuple[str, ...] = ()
+    #: Failed authentications (401) allowed per source address, and per client id, in
+    #: ``auth_failure_window``; beyond that, requests with credentials get 429 (in memory, per
+    #: process).
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window: timedelta = timedelta(minutes=1)
     #: Where ``credencial-issuer serve`` listens.
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        """Each allowed origin is ``scheme://host[:port]``; no wildcard."""
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], no path, no wildcard)"
+                )
+        return origins

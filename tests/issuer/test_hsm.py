@@ -28,7 +28,7 @@ from sqlalchemy import select
 from issuer.api import create_app
 from issuer.db import SigningKey
 from issuer.keystore import FileKeyStore, open_keystore
-from issuer.service import SCOPES, IssuerService, ServiceError
+from issuer.service import SCOPES, IssuerService
 from issuer.settings import IssuerSettings
 from tests.issuer._workers import make_settings
 from tests.strategies import example_credential
@@ -317,7 +317,7 @@ def test_moving_from_file_keys_to_the_token_is_a_rotation(softhsm: SoftHsm, tmp_
     service = IssuerService(hsm_settings(softhsm, database_url, tmp_path / "keys"))
     try:
         service.bootstrap()  # every institution has a key already: nothing new in the token
-        with pytest.raises(ServiceError, match="rotate the key"):
+        with pytest.raises(KeyFormatError, match=r"in the file key store.*rotate the key"):
             service.active_key("IMSS")
         assert service.rotate_key("IMSS", actor="test") == "key-2"
         new = service.issue(principal, subject).document
