@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from issuer.api import create_app
+from issuer.cli import run
 from issuer.db import SigningKey
 from issuer.keystore import FileKeyStore, open_keystore
 from issuer.service import SCOPES, IssuerService
@@ -302,6 +303,34 @@ def test_issuing_status_lists_and_rotation_through_the_token(
         assert service.verifier().check(tampered).verdict is Verdict.INVALID
     finally:
         service.db.dispose()
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("i.db*"))
+    assert api_key.partition(".")[2].encode() not in stored
+    assert softhsm.pin.encode() not in stored  # the PIN is never stored
+
+
+def test_the_operator_commands_use_the_token(
+    softhsm: SoftHsm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    for name, value in {
+        "KEY_BACKEND": "pkcs11",
+        "PKCS11_MODULE": softhsm.module,
+        "PKCS11_TOKEN_LABEL": softhsm.token_label,
+        "PKCS11_PIN_FILE": str(softhsm.pin_file),
+        "KEY_DIR": str(tmp_path / "keys"),
+    }.items():
+        monkeypatch.setenv(f"CREDENCIAL_{name}", value)
+    monkeypatch.delenv("CREDENCIAL_KEY_PASSPHRASE", raising=False)  # not needed with an HSM
+    monkeypatch.chdir(tmp_path)  # no .env file of the checkout
+    database = str(tmp_path / "cli.db")
+    assert run(["keys", "rotate", "--institution", "IMSS", "--db", database]) == 0
+    assert "key-2" in capsys.readouterr().out
+    with _session(softhsm) as session:
+        labels = {str(obj[0x03]) for obj in session.get_objects()}
+    assert {"imss/key-1", "imss/key-2"} <= labels
+    assert not (tmp_path / "keys").exists()
+    monkeypatch.setenv("CREDENCIAL_PKCS11_PIN_FILE", str(tmp_path / "no-such-pin"))
+    assert run(["keys", "rotate", "--institution", "IMSS", "--db", database]) == 64  # input error
+    assert "cannot read the PIN file" in capsys.readouterr().err
 
 
 def test_moving_from_file_keys_to_the_token_is_a_rotation(softhsm: SoftHsm, tmp_path: Path) -> None:
