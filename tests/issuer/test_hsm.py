@@ -9,14 +9,9 @@ with the reason, unless ``CREDENCIAL_REQUIRE_SOFTHSM=1`` (set by ``.ci/run``) ma
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import subprocess
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -32,70 +27,37 @@ from issuer.keystore import FileKeyStore, open_keystore
 from issuer.service import SCOPES, IssuerService
 from issuer.settings import IssuerSettings
 from tests.issuer._workers import make_settings
+from tests.softhsm import (
+    REQUIRE_SOFTHSM_ENV,
+    SoftHsm,
+    SoftHsmUnavailableError,
+    find_softhsm_module,
+    softhsm_required,
+    softhsm_token,
+)
 from tests.strategies import example_credential
 from verifier import KeyFormatError, ReasonCode, Verdict
 
-REQUIRE_SOFTHSM_ENV = "CREDENCIAL_REQUIRE_SOFTHSM"
-_MODULES = (
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-)
-_PIN = "4711-test-pin"
-_SO_PIN = "so-pin-0815"
+if TYPE_CHECKING:  # python-pkcs11 is imported only where SoftHSM2 is present
+    from issuer.hsm import Pkcs11KeyStore
 
 Json = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class SoftHsm:
-    """A fresh SoftHSM2 token: the module, its label and PIN (also in ``pin_file``)."""
-
-    module: str
-    token_label: str
-    pin: str
-    pin_file: Path
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get(REQUIRE_SOFTHSM_ENV) == "1":
-        pytest.fail(f"SoftHSM2 is required ({REQUIRE_SOFTHSM_ENV}=1): {reason}", pytrace=False)
-    pytest.skip(f"SoftHSM2 tests skipped: {reason}")
-
-
 @pytest.fixture
-def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SoftHsm]:
+def softhsm(tmp_path: Path) -> Iterator[SoftHsm]:
     """A new token in a temp token directory (``SOFTHSM2_CONF`` points at its config)."""
     try:
-        import pkcs11
-    except ImportError:
-        _unavailable("python-pkcs11 is not installed (pip install -e '.[hsm]')")
-    util = shutil.which("softhsm2-util")
-    module = next((path for path in _MODULES if Path(path).is_file()), None)
-    if util is None or module is None:
-        _unavailable("softhsm2-util or libsofthsm2.so not found (apt-get install softhsm2)")
-        return
-    tokens = tmp_path / "tokens"
-    tokens.mkdir()
-    config = tmp_path / "softhsm2.conf"
-    config.write_text(
-        f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
-    )
-    monkeypatch.setenv("SOFTHSM2_CONF", str(config))
-    label = f"credencial-{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        [util, "--init-token", "--free", "--label", label, "--pin", _PIN, "--so-pin", _SO_PIN],
-        check=True,
-        capture_output=True,
-    )
-    pkcs11.lib(module).reinitialize()  # SoftHSM reads its config and tokens at C_Initialize
-    pin_file = tmp_path / "pin"
-    pin_file.write_text(_PIN + "\n")
-    try:
-        yield SoftHsm(module, label, _PIN, pin_file)
-    finally:  # close every session and log out before the token directory goes
-        pkcs11.lib(module).finalize()
+        find_softhsm_module()
+    except SoftHsmUnavailableError as exc:
+        if softhsm_required():
+            pytest.fail(
+                f"SoftHSM2 is required ({REQUIRE_SOFTHSM_ENV}=1) but unavailable: {exc}",
+                pytrace=False,
+            )
+        pytest.skip(f"SoftHSM2 tests skipped: {exc}")
+    with softhsm_token(tmp_path / "softhsm") as token:
+        yield token
 
 
 def hsm_settings(hsm: SoftHsm, database_url: str, key_dir: Path) -> IssuerSettings:
@@ -111,7 +73,7 @@ def hsm_settings(hsm: SoftHsm, database_url: str, key_dir: Path) -> IssuerSettin
     )
 
 
-def _store(hsm: SoftHsm) -> Any:
+def _store(hsm: SoftHsm) -> Pkcs11KeyStore:
     from issuer.hsm import Pkcs11KeyStore
 
     return Pkcs11KeyStore(hsm.module, hsm.token_label, hsm.pin)
