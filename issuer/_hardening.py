@@ -29,7 +29,7 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
@@ -223,8 +223,31 @@ class _SecurityHeaders:
             await response(scope, receive, with_headers)
 
 
+_TOO_MANY: dict[str, Any] = {
+    "description": "Too many failed authentications from this address or for this client id "
+    "(only requests that carry credentials are held back); retry after `Retry-After` seconds",
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def _document_limits(app: FastAPI) -> None:
+    """List the 429 answer in the OpenAPI document of every operation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                operation.get("responses", {}).setdefault("429", _TOO_MANY)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
 def harden(app: FastAPI, settings: IssuerSettings, *, problem: ProblemFactory) -> None:
     """Add the hardening middleware to ``app``; call it after every other ``add_middleware``."""
+    _document_limits(app)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

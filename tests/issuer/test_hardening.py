@@ -344,6 +344,16 @@ def test_failed_authentications_are_limited_per_address_and_per_client(
     assert elsewhere.get("/admin/keys", headers=bearer(attacked)).status_code == 200
 
 
+def test_the_openapi_document_lists_the_429_answer(service: IssuerService) -> None:
+    document = client_of(app_with(service)).get("/openapi.json").json()
+    assert "Problem" in document["components"]["schemas"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            answer = operation["responses"]["429"]
+            assert "Retry-After" in answer["headers"], (method, path)
+            assert PROBLEM_MEDIA_TYPE in answer["content"]
+
+
 def test_only_authentication_failures_count(service: IssuerService, clock: FakeClock) -> None:
     app = app_with(service, auth_failure_limit=2)
     reader = service.create_client("IMSS", "status only", ["status"])
