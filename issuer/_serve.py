@@ -108,7 +108,7 @@ def serve(
     try:
         service.bootstrap()
         app = create_app(settings, service)
-        shown = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host  # noqa: S104
+        shown = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host  # noqa: S104 - compared, not bound
         base_url = f"http://{shown}:{settings.port}"
         print(f"credencial issuer API: {base_url}  (docs: {base_url}/docs)")
         if demo:
