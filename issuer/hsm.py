@@ -7,12 +7,14 @@ ever asks the token for signatures (``CKM_EDDSA``). Both halves carry the label 
 ever been exposed, are refused. Tested against SoftHSM2; setup in ``docs/hsm.md``.
 
 One session per store, opened on first use; the store serializes its calls on it (a PKCS#11
-session serves one call at a time). Open one store per process: a forked child must not reuse
-its parent's session.
+session serves one call at a time). A failed signature drops the session, so that a restarted
+token or a lost connection is reopened on the next use instead of failing forever. Open one
+store per process: a forked child must not reuse its parent's session.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from .settings import IssuerSettings
 
 __all__ = ["ED25519_EC_PARAMS", "Pkcs11Key", "Pkcs11KeyStore"]
+
+logger = logging.getLogger(__name__)
 
 #: ``CKA_EC_PARAMS`` of an Ed25519 key: the DER of the OID id-Ed25519 1.3.101.112 (RFC 8410).
 ED25519_EC_PARAMS = bytes.fromhex("06032b6570")
@@ -70,6 +74,7 @@ class Pkcs11Key:
             try:
                 signature = bytes(self._private_key.sign(data, mechanism=Mechanism.EDDSA))
             except PKCS11Error as exc:
+                self._store.reset()  # a lost session or device: the next load opens a new one
                 raise KeyFormatError(f"the token refused to sign: {type(exc).__name__}") from exc
         if len(signature) != 64:
             raise KeyFormatError(f"the token returned a {len(signature)}-byte signature")
@@ -148,6 +153,17 @@ class Pkcs11KeyStore:
                 self._session.close()
                 self._session = None
                 self._cache.clear()
+
+    def reset(self) -> None:
+        """Forget the session and the keys found through it, after the token failed a call."""
+        with self.lock:
+            session, self._session = self._session, None
+            self._cache.clear()
+            if session is not None:
+                try:
+                    session.close()
+                except PKCS11Error:  # already gone with the device or the session
+                    logger.debug("closing a failed PKCS#11 session failed too", exc_info=True)
 
     def create(self, institution: str, key_id: str) -> Pkcs11Key:
         """Generate a new Ed25519 key pair in the token; never replaces an existing one."""

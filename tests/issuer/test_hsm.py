@@ -145,6 +145,19 @@ def test_a_key_is_never_replaced_and_a_missing_key_is_a_clear_error(softhsm: Sof
         store.load("IMSS", "key-2")
 
 
+def test_a_lost_session_is_reopened_on_the_next_use(softhsm: SoftHsm) -> None:
+    import pkcs11
+
+    store = _store(softhsm)
+    key = store.create("IMSS", "key-1")
+    pkcs11.lib(softhsm.module).reinitialize()  # the token "restarts": every session is gone
+    with pytest.raises(KeyFormatError, match="the token refused to sign"):
+        key.sign(b"data")
+    again = store.load("IMSS", "key-1")  # a new session, the same key
+    assert again is not key
+    Ed25519PublicKey.from_public_bytes(again.public_key).verify(again.sign(b"data"), b"data")
+
+
 def test_an_extractable_key_in_the_token_is_refused(softhsm: SoftHsm) -> None:
     from pkcs11 import Attribute, KeyType, Mechanism
 
