@@ -338,3 +338,25 @@ def test_moving_from_file_keys_to_the_token_is_a_rotation(softhsm: SoftHsm, tmp_
             ]
     finally:
         service.db.dispose()
+
+
+def test_a_key_that_does_not_match_its_record_never_signs(tmp_path: Path) -> None:
+    """A swapped key (file or token object) would sign lists no verifier accepts: refused."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'i.db'}", tmp_path / "keys")
+    service = IssuerService(settings)
+    try:
+        service.bootstrap()
+        recorded = service.active_key("IMSS").public_key_multibase
+        principal = service.authenticate(service.create_client("IMSS", "t", SCOPES))
+        assert principal is not None
+        service.issue(principal, {"credentialSubject": example_credential()["credentialSubject"]})
+        stranger = FileKeyStore(tmp_path / "other", settings.key_passphrase.get_secret_value())
+        stranger.create("IMSS", "key-1")
+        swapped = IssuerService(settings, keystore=stranger)
+        with pytest.raises(KeyFormatError, match="IMSS's key key-1 does not match its record"):
+            swapped.active_key("IMSS")
+        with pytest.raises(KeyFormatError, match="does not match"):
+            swapped.status_list_credential("IMSS", "revocation", 1)
+        assert service.active_key("IMSS").public_key_multibase == recorded
+    finally:
+        service.db.dispose()
