@@ -37,12 +37,15 @@ if TYPE_CHECKING:
 
     from .settings import IssuerSettings
 
-__all__ = ["ED25519_EC_PARAMS", "Pkcs11Key", "Pkcs11KeyStore"]
+__all__ = ["ED25519_EC_PARAMS", "ED25519_EC_PARAMS_FORMS", "Pkcs11Key", "Pkcs11KeyStore"]
 
 logger = logging.getLogger(__name__)
 
 #: ``CKA_EC_PARAMS`` of an Ed25519 key: the DER of the OID id-Ed25519 1.3.101.112 (RFC 8410).
 ED25519_EC_PARAMS = bytes.fromhex("06032b6570")
+#: Both forms PKCS#11 3.0 allows for edwards25519 (the OID, or the PrintableString
+#: ``edwards25519``): keys are generated with the first the token takes, and either is accepted.
+ED25519_EC_PARAMS_FORMS = (ED25519_EC_PARAMS, b"\x13\x0cedwards25519")
 _PUBLIC_KEY_BYTES = 32
 
 
@@ -172,28 +175,30 @@ class Pkcs11KeyStore:
             session = self._open()
             if any(True for _ in session.get_objects({Attribute.LABEL: label})):
                 raise KeyFormatError(f"the token already holds a key {label!r}")
-            try:
-                public, private = session.generate_keypair(
-                    KeyType.EC_EDWARDS,
-                    mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
-                    store=True,
-                    label=label,
-                    id=label.encode(),
-                    public_template={
-                        Attribute.EC_PARAMS: ED25519_EC_PARAMS,
-                        Attribute.VERIFY: True,
-                    },
-                    private_template={
-                        Attribute.PRIVATE: True,
-                        Attribute.SENSITIVE: True,
-                        Attribute.EXTRACTABLE: False,
-                        Attribute.SIGN: True,
-                    },
-                )
-            except PKCS11Error as exc:
+            failures = []
+            for ec_params in ED25519_EC_PARAMS_FORMS:
+                try:
+                    public, private = session.generate_keypair(
+                        KeyType.EC_EDWARDS,
+                        mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                        store=True,
+                        label=label,
+                        id=label.encode(),
+                        public_template={Attribute.EC_PARAMS: ec_params, Attribute.VERIFY: True},
+                        private_template={
+                            Attribute.PRIVATE: True,
+                            Attribute.SENSITIVE: True,
+                            Attribute.EXTRACTABLE: False,
+                            Attribute.SIGN: True,
+                        },
+                    )
+                    break
+                except PKCS11Error as exc:  # tokens refuse an unknown curve form variously
+                    failures.append(type(exc).__name__)
+            else:
                 raise KeyFormatError(
-                    f"the token could not generate an Ed25519 key: {type(exc).__name__}"
-                ) from exc
+                    f"the token could not generate an Ed25519 key: {', '.join(failures)}"
+                )
             if not isinstance(private, SignMixin):  # pragma: no cover - python-pkcs11's own type
                 raise KeyFormatError("the token's new private key cannot sign")
             key = Pkcs11Key(self, private, _raw_public_key(bytes(public[Attribute.EC_POINT])))
@@ -221,7 +226,7 @@ class Pkcs11KeyStore:
                 raise KeyFormatError(f"the token holds more than one key {label!r}") from None
             if not isinstance(private, SignMixin):
                 raise KeyFormatError(f"the token's key {label!r} cannot sign")
-            if bytes(public[Attribute.EC_PARAMS]) != ED25519_EC_PARAMS:
+            if bytes(public[Attribute.EC_PARAMS]) not in ED25519_EC_PARAMS_FORMS:
                 raise KeyFormatError(f"the token's key {label!r} is not on edwards25519")
             exposed = [
                 name

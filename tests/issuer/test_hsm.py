@@ -158,6 +158,31 @@ def test_a_lost_session_is_reopened_on_the_next_use(softhsm: SoftHsm) -> None:
     Ed25519PublicKey.from_public_bytes(again.public_key).verify(again.sign(b"data"), b"data")
 
 
+def test_the_curve_may_be_named_by_oid_or_by_name(
+    softhsm: SoftHsm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pkcs11 import Attribute, KeyType, ObjectClass
+
+    from issuer import hsm
+
+    by_name = b"\x13\x0cedwards25519"
+    unknown = bytes.fromhex("06032b6500")  # an OID no token knows: refused, the next form tried
+    monkeypatch.setattr(hsm, "ED25519_EC_PARAMS_FORMS", (unknown, by_name))
+    key = _store(softhsm).create("IMSS", "key-1")
+    with _session(softhsm) as session:
+        public = session.get_key(
+            object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS, label="imss/key-1"
+        )
+        assert public[Attribute.EC_PARAMS] == by_name
+    monkeypatch.undo()  # the real forms: the OID first, the name accepted as well
+    loaded = _store(softhsm).load("IMSS", "key-1")
+    assert loaded.public_key == key.public_key
+    Ed25519PublicKey.from_public_bytes(loaded.public_key).verify(loaded.sign(b"m"), b"m")
+    monkeypatch.setattr(hsm, "ED25519_EC_PARAMS_FORMS", (unknown, unknown))
+    with pytest.raises(KeyFormatError, match=r"could not generate an Ed25519 key: \w+, \w+"):
+        _store(softhsm).create("IMSS", "key-2")
+
+
 def test_an_extractable_key_in_the_token_is_refused(softhsm: SoftHsm) -> None:
     from pkcs11 import Attribute, KeyType, Mechanism
 
