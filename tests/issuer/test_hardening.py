@@ -435,3 +435,16 @@ def test_secrets_are_only_hashed_at_rest(database_url: str, tmp_path: Path) -> N
         assert text.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert passphrase not in text
         assert key_file.stat().st_mode & 0o077 == 0  # readable by the service's user only
+
+
+def test_the_server_runs_without_a_server_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from issuer._serve import _uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    _uvicorn(FastAPI(), "127.0.0.1", 8000)
+    assert calls == [
+        {"host": "127.0.0.1", "port": 8000, "log_level": "info", "server_header": False}
+    ]
