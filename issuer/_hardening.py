@@ -68,7 +68,7 @@ _ALWAYS = (
 #: One year; sent only on HTTPS (browsers ignore it over plain HTTP, RFC 6797 §8.1).
 _HSTS = "max-age=31536000"
 _CORS_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept-Language")
-_TRACKED = 10_000  # addresses and client ids remembered at most, per table (oldest dropped)
+_TRACKED = 10_000  # addresses and client ids remembered at most (the least recent dropped)
 
 
 class ProblemFactory(Protocol):
