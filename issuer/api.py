@@ -75,6 +75,7 @@ from ._api_models import (
     VerifyPresentationRequest,
 )
 from ._card_render import card_pdf, card_png
+from ._hardening import harden
 from ._institutions import INSTITUTIONS
 from .challenges import ChallengeLimitError, DatabaseChallengeStore
 from .service import IssuerService, NotFoundError, Principal, ServiceError
@@ -1011,4 +1012,5 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
     app.include_router(oid4vci_router)
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    harden(app, settings, problem=problem_response)  # outermost: headers, CORS, auth limits
     return app

@@ -391,7 +391,7 @@ def test_a_new_day_starts_from_zero_and_a_broken_file_is_replaced(tmp_path: Path
         ["serve", "--trust-dir", "x", "--warn-before", "0"],
         ["serve", "--trust-dir", "x", "--now", "yesterday"],
         ["serve", "--trust-dir", "x", "--anchors", "/nonexistent/ANCHORS.json"],
-        ["serve", "--trust-dir", "x", "--host", "0.0.0.0"],
+        ["serve", "--trust-dir", "x", "--host", "0.0.0.0"],  # noqa: S104 (refused: the test)
     ],
 )
 def test_serve_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
