@@ -142,6 +142,9 @@ PUBLIC_API = {
     "AnchorKey", "AnchorSet", "BundleInstitution", "BundleStatusList", "BundleStatusLists",
     "TrustBundle", "TrustBundleError", "TrustDir", "TrustState", "bundle_signing_bytes",
     "encode_bundle_signature", "load_trust_bundle",
+    "DATA_CLASSES", "HEALTH_PURPOSES", "JUDICIAL_ORDER_ROLES", "AccessDecision", "AccessRequest",
+    "AuthorizationCode", "AuthorizationReason", "ConsentGrant", "Grant", "Grantee",
+    "JudicialApproval", "JudicialOrderGrant", "authorize",
 }  # fmt: skip
 
 
