@@ -145,6 +145,9 @@ PUBLIC_API = {
     "DATA_CLASSES", "HEALTH_PURPOSES", "JUDICIAL_ORDER_ROLES", "AccessDecision", "AccessRequest",
     "AuthorizationCode", "AuthorizationReason", "ConsentGrant", "Grant", "Grantee",
     "JudicialApproval", "JudicialOrderGrant", "authorize",
+    "PRESENTATION_TYPE", "ChallengeStore", "InMemoryChallengeStore", "PresentationError",
+    "PresentationResult", "PresentationVerifier", "create_presentation",
+    "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",
 }  # fmt: skip
 
 
