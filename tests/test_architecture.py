@@ -145,6 +145,8 @@ PUBLIC_API = {
     "DATA_CLASSES", "HEALTH_PURPOSES", "JUDICIAL_ORDER_ROLES", "AccessDecision", "AccessRequest",
     "AuthorizationCode", "AuthorizationReason", "ConsentGrant", "Grant", "Grantee",
     "JudicialApproval", "JudicialOrderGrant", "authorize",
+    "CONSENT_RECEIPT_TYPE", "consent_grant_from_json", "consent_grant_from_receipt",
+    "consent_statement_id", "offline_consent_grants",
     "PRESENTATION_TYPE", "ChallengeStore", "InMemoryChallengeStore", "PresentationError",
     "PresentationResult", "PresentationVerifier", "create_presentation",
     "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",

@@ -44,6 +44,13 @@ from ._card import (
     encode_card_bytes,
     is_card_text,
 )
+from ._consent import (
+    CONSENT_RECEIPT_TYPE,
+    consent_grant_from_json,
+    consent_grant_from_receipt,
+    consent_statement_id,
+    offline_consent_grants,
+)
 from ._contexts import CREDENTIALS_V2_URL, ContextLoader, bundled_contexts, load_context_file
 from ._datamodel import check_credential, is_url, issuer_id, validity_period
 from ._didkey import (
@@ -123,6 +130,7 @@ from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierCo
 __all__ = [
     "CARD_PREFIX",
     "CARD_VERSION",
+    "CONSENT_RECEIPT_TYPE",
     "CREDENTIALS_V2_URL",
     "CRYPTOSUITE",
     "DATA_CLASSES",
@@ -206,6 +214,9 @@ __all__ = [
     "bundled_contexts",
     "canonicalize",
     "check_credential",
+    "consent_grant_from_json",
+    "consent_grant_from_receipt",
+    "consent_statement_id",
     "create_presentation",
     "create_proof",
     "curp_check_digit",
@@ -231,6 +242,7 @@ __all__ = [
     "issuer_id",
     "load_context_file",
     "load_trust_bundle",
+    "offline_consent_grants",
     "parse_datetime",
     "parse_health_coverage_credential",
     "public_key_from_did_key",
