@@ -274,7 +274,9 @@ def create_judicial_order(
     with _problems_as_api_errors():
         grant_id = AccessControl(service).create_judicial_order(principal, order)
     return JSONResponse(
-        {"grantId": grant_id, "approvedBy": ["legal"], "effective": False}, status_code=201
+        {"grantId": grant_id, "approvedBy": ["legal"], "effective": False},
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -33,6 +33,7 @@ __all__ = ["router"]
 router = APIRouter()
 RecordsCaller = Annotated[Principal, Depends(_require("records"))]
 _CURP = r"^[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[0-9A-Z][0-9]$"
+_NO_STORE = {"Cache-Control": "no-store"}  # personal data: never cached
 DataClass = Literal["coverage", "ece.summary", "ece.full"]
 Institution = Literal["IMSS", "ISSSTE", "IMSS-BIENESTAR"]
 
@@ -88,7 +89,7 @@ def store_record(body: RecordEntry, principal: RecordsCaller, service: ServiceDe
         session.add(row)
         session.flush()
         record_id = row.id
-    return JSONResponse({"id": record_id}, status_code=201)
+    return JSONResponse({"id": record_id}, status_code=201, headers=_NO_STORE)
 
 
 @router.post(
@@ -138,9 +139,9 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
         codes = sorted({r["code"] for d in decisions for r in d["reasons"]})  # type: ignore[attr-defined]
         return problem_response(
             403, f"access denied: {', '.join(codes)}", code="ACCESS_DENIED",
-            extra={"decisions": decisions},
+            extra={"decisions": decisions}, headers=_NO_STORE,
         )  # fmt: skip
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return JSONResponse(
-        {"bundle": bundle, "decisions": decisions}, headers={"Cache-Control": "no-store"}
+        {"bundle": bundle, "decisions": decisions}, headers=_NO_STORE
     )
