@@ -234,6 +234,23 @@ class AccessControl:
         )
         return self._holder_and_curp(result)
 
+    def holder_coverage(
+        self, institution: str, presentation: Mapping[str, Any], now: datetime | None = None
+    ) -> tuple[str, str, str]:
+        """(holder DID, CURP, coverage institution) of a presentation of one coverage credential."""
+        result = self._verify_presentation(
+            institution, presentation, now=now or datetime.now(UTC), require_credentials=True
+        )
+        holder, curp = self._holder_and_curp(result)
+        covered = {
+            (item.credential["credentialSubject"].get("coverage") or {}).get("institution")
+            for item in result.credentials
+            if item.credential is not None
+        }
+        if len(covered) != 1 or None in covered:
+            raise AccessError(401, "present exactly one coverage credential", "HOLDER_UNKNOWN")
+        return holder, curp, str(covered.pop())
+
     @staticmethod
     def _holder_and_curp(result: PresentationResult) -> tuple[str, str]:
         curps = {

@@ -947,10 +947,13 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
     )
     app.state.service = service or IssuerService(settings)
     app.include_router(router)
-    from . import consent, records  # their routes use this module's dependencies
+    from . import biometrics, consent, records, units  # routes on this module's dependencies
+
+    app.include_router(biometrics.router)
 
     app.include_router(consent.router)
     app.include_router(records.router)
+    app.include_router(units.router)
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     return app

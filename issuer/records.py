@@ -142,6 +142,4 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
             extra={"decisions": decisions}, headers=_NO_STORE,
         )  # fmt: skip
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    return JSONResponse(
-        {"bundle": bundle, "decisions": decisions}, headers=_NO_STORE
-    )
+    return JSONResponse({"bundle": bundle, "decisions": decisions}, headers=_NO_STORE)

@@ -436,7 +436,7 @@ def _order_action(action: str) -> Callable[[World, str], Request]:
     def build(world: World, institution: str) -> Request:
         legal = Principal("seed-legal", institution, frozenset({"legal"}))
         order = JudicialOrderInput(
-            curp=_ORDER["curp"], grantees=(Grantee("ISSSTE"),),
+            curp="HEGM850314MDFRRR01", grantees=(Grantee("ISSSTE"),),
             data_classes=frozenset({"ece.full"}), purposes=frozenset({"HLEGAL"}),
             valid_until=datetime(2099, 1, 1, tzinfo=UTC), court="Juzgado 3o",
             case_reference="1/2026", order_date=date(2026, 5, 30), document_sha256="ab" * 32,
