@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from issuer import api, consent, records
+from issuer import api, biometrics, consent, records, units
 from issuer._institutions import INSTITUTIONS
 from issuer.access import AccessControl, JudicialOrderInput
 from issuer.api import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE, create_app
@@ -448,6 +448,27 @@ def _order_action(action: str) -> Callable[[World, str], Request]:
 
 
 GUARDED = [
+    Guarded(
+        "PUT",
+        "/units/feed",
+        frozenset({"units"}),
+        lambda _w, _i: ("/units/feed", {"units": []}),
+        False,
+    ),
+    Guarded(
+        "POST",
+        "/enrolments/biometrics",
+        frozenset({"issue"}),
+        lambda _w, _i: (
+            "/enrolments/biometrics",
+            {
+                "curp": "HEGM850314MDFRRR01",
+                "modality": "face",
+                "biometricTemplate": "AAAAAAAA",
+            },
+        ),
+        False,
+    ),
     Guarded("POST", "/records", frozenset({"records"}), _record_request, False),
     Guarded("POST", "/records/requests", frozenset({"records"}), _records_request, False),
     Guarded(
@@ -510,8 +531,10 @@ PUBLIC = {
     ("GET", "/institutions/{code}/consent-status/{number}"),
     ("GET", "/credencial/consent-status/revocation/{number}"),
     ("GET", "/me/access-log"),
+    ("GET", "/institutions/{code}/units/feed"),
+    ("POST", "/me/units/search"),
 }
-ROUTERS = [api.router, consent.router, records.router]
+ROUTERS = [api.router, biometrics.router, consent.router, records.router, units.router]
 CASES = ["no key", "not bearer", "unknown key", "wrong secret", "missing scope", "own", "other"]
 MATRIX = [
     pytest.param(endpoint, case, id=f"{endpoint.method} {endpoint.path}: {case}")
