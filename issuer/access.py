@@ -718,6 +718,7 @@ class AccessControl:
                 "court": row.document.get("court"),
                 "caseReference": row.document.get("caseReference"),
                 "orderDate": row.document.get("orderDate"),
+                "documentSha256": row.document.get("documentSha256"),
                 "dataClasses": row.document.get("dataClasses"),
             }
             for grant_id, row in orders.items()

@@ -102,7 +102,7 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
     """Scope `records`. Answers only the data classes the decision point permits."""
     control = AccessControl(service)
     now = datetime.now(UTC)
-    decisions = []
+    decisions: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     with service.db.transaction() as session:
         for data_class in dict.fromkeys(body.data_classes):
@@ -136,7 +136,7 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
                 for row in session.scalars(query.order_by(ClinicalRecord.id))
             )
     if not any(d["outcome"] == "permit" for d in decisions):
-        codes = sorted({r["code"] for d in decisions for r in d["reasons"]})  # type: ignore[attr-defined]
+        codes = sorted({r["code"] for d in decisions for r in d["reasons"]})
         return problem_response(
             403, f"access denied: {', '.join(codes)}", code="ACCESS_DENIED",
             extra={"decisions": decisions}, headers=_NO_STORE,

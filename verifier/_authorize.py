@@ -5,7 +5,8 @@ holds, a reference time) and returns a :class:`Decision`. No grant, no access (d
 
 Rules, in the order they are applied:
 
-1. A malformed request is denied (``REQUEST_INVALID``).
+1. A malformed request is denied (``REQUEST_INVALID``); a malformed grant permits nothing
+   (``GRANT_INVALID``).
 2. A recipient outside Mexico is denied whatever the grants say (``RECIPIENT_OUTSIDE_MEXICO``).
 3. Marketing (``HMARKT``) is never a health-system purpose: denied (``PURPOSE_FORBIDDEN``).
 4. A grant permits only if *every* condition holds: same subject; in force at ``now`` (started,
@@ -79,6 +80,7 @@ class AuthorizationCode(StrEnum):
     PERMITTED_BY_CONSENT = "PERMITTED_BY_CONSENT"
     PERMITTED_BY_JUDICIAL_ORDER = "PERMITTED_BY_JUDICIAL_ORDER"
     REQUEST_INVALID = "REQUEST_INVALID"
+    GRANT_INVALID = "GRANT_INVALID"
     RECIPIENT_OUTSIDE_MEXICO = "RECIPIENT_OUTSIDE_MEXICO"
     PURPOSE_FORBIDDEN = "PURPOSE_FORBIDDEN"
     NO_GRANT = "NO_GRANT"
@@ -311,7 +313,7 @@ def _first_failure(
         grant.order_problems() if isinstance(grant, JudicialOrderGrant) else grant.scope_problems()
     )
     if problems:
-        return fail(code.REQUEST_INVALID, f"the grant is malformed: {problems[0]}")
+        return fail(code.GRANT_INVALID, f"the grant is malformed: {problems[0]}")
     if isinstance(grant, ConsentGrant) and grant.withdrawn_at and now >= grant.withdrawn_at:
         return fail(code.GRANT_WITHDRAWN, f"withdrawn at {grant.withdrawn_at.isoformat()}")
     if isinstance(grant, JudicialOrderGrant):

@@ -479,6 +479,9 @@ def test_judicial_order_one_signature_denies_two_roles_permit_scoped_data(
         f"/judicial-orders/{grant_id}/approvals", headers={"Authorization": f"Bearer {dpo}"}
     )
     assert approved.status_code == 200, approved.text
+    # effective now; no deferral: the person is told at once
+    notified = AccessControl(world.service).access_log(CURP)["judicialOrders"]
+    assert [(o["grantId"], o["documentSha256"]) for o in notified] == [(grant_id, ORDER_SHA256)]
     assert approved.json() == {
         "grantId": grant_id,
         "approvedBy": ["dpo", "legal"],

@@ -108,7 +108,7 @@ def test_marketing_cannot_even_be_granted() -> None:
     grant = consent(purposes=frozenset({"TREAT", "HMARKT"}))
     assert grant.scope_problems()
     decision = authorize(request(), [grant], NOW)
-    assert decision.codes == (Code.REQUEST_INVALID,)
+    assert decision.codes == (Code.GRANT_INVALID,)
 
 
 def test_research_is_never_implied() -> None:
@@ -167,7 +167,7 @@ def test_recipient_abroad_is_denied_whatever_the_grants() -> None:
 
 def test_a_grant_cannot_name_locations_abroad() -> None:
     grant = consent(locations=frozenset({"MX", "US"}))
-    assert authorize(request(), [grant], NOW).codes == (Code.REQUEST_INVALID,)
+    assert authorize(request(), [grant], NOW).codes == (Code.GRANT_INVALID,)
 
 
 def test_data_period_outside_the_grant_is_denied_and_overlap_is_narrowed() -> None:
@@ -225,7 +225,7 @@ def test_judicial_order_revoked_or_expired_is_denied() -> None:
 def test_judicial_order_without_its_particulars_is_denied() -> None:
     req = request(requester="ISSSTE", requester_unit=None, data_class="ece.full", purpose="HLEGAL")
     for bad in (order(court=" "), order(document_sha256="AB" * 32), order(order_date=None)):
-        assert authorize(req, [bad], NOW).codes == (Code.REQUEST_INVALID,)
+        assert authorize(req, [bad], NOW).codes == (Code.GRANT_INVALID,)
 
 
 def test_first_permitting_grant_wins_and_every_failure_is_listed_on_deny() -> None:
