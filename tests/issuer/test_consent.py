@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from issuer._keys import Ed25519KeyPair
-from issuer.access import AccessControl, institution_domain
+from issuer.access import AccessControl, DatabaseChallengeStore, institution_domain
 from issuer.audit import verify_audit_chain
 from issuer.db import AuditEntry, GrantRecord
 from issuer.service import IssuerService, Principal
@@ -28,6 +28,8 @@ from verifier import (
     AccessRequest,
     AuthorizationCode,
     InMemoryStatusLists,
+    PresentationError,
+    ReasonCode,
     Verdict,
     Verifier,
     authorize,
@@ -669,3 +671,23 @@ def test_grant_rows_keep_the_holders_signed_presentation(sqlite_world: World) ->
         assert row.presentation is not None
         assert row.presentation["holder"] == holder.did
         assert row.receipt == body["receipt"]
+
+
+def test_database_challenge_store_is_single_use_scoped_and_expiring(sqlite_world: World) -> None:
+    store = DatabaseChallengeStore(sqlite_world.service, lifetime=timedelta(minutes=5))
+    now = datetime.now(UTC)
+    challenge = store.issue("imss.gob.mx", now)
+    with pytest.raises(PresentationError) as wrong_domain:
+        store.consume(challenge, "issste.gob.mx", now)
+    assert wrong_domain.value.code is ReasonCode.DOMAIN_MISMATCH
+    store.consume(challenge, "imss.gob.mx", now)
+    with pytest.raises(PresentationError) as again:
+        store.consume(challenge, "imss.gob.mx", now)
+    assert again.value.code is ReasonCode.CHALLENGE_REUSED
+    late = store.issue("imss.gob.mx", now)
+    with pytest.raises(PresentationError) as expired:
+        store.consume(late, "imss.gob.mx", now + timedelta(minutes=6))
+    assert expired.value.code is ReasonCode.CHALLENGE_EXPIRED
+    with pytest.raises(PresentationError) as unknown:
+        store.consume("never-issued", "imss.gob.mx", now)
+    assert unknown.value.code is ReasonCode.CHALLENGE_UNKNOWN

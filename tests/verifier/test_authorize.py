@@ -8,8 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verifier import (
+    DATA_CLASSES,
+    HEALTH_PURPOSES,
     AccessRequest,
     AuthorizationCode,
     ConsentGrant,
@@ -279,3 +283,75 @@ def test_authorize_never_touches_the_network(no_network: list[str]) -> None:
     authorize(request(), [consent(), order()], NOW)
     assert no_network == []
     assert socket.socket is not None
+
+
+# -- properties over generated grants and requests ------------------------------------------------
+
+_INSTITUTIONS = st.sampled_from(["IMSS", "ISSSTE", "IMSS-BIENESTAR"])
+_UNITS = st.one_of(st.none(), st.sampled_from([UNIT, "JCIMS000213"]))
+_CLASSES = st.sampled_from(list(DATA_CLASSES))
+_PURPOSES = st.sampled_from([*HEALTH_PURPOSES, "HMARKT"])
+_MOMENTS = st.integers(min_value=-60, max_value=60).map(lambda d: NOW + timedelta(days=d))
+
+
+@st.composite
+def _grants(draw: st.DrawFn) -> ConsentGrant | JudicialOrderGrant:
+    start = draw(_MOMENTS)
+    scope: dict[str, Any] = {
+        "grant_id": "urn:uuid:g",
+        "subject": draw(st.sampled_from([CURP, OTHER_CURP])),
+        "grantees": tuple(
+            Grantee(i, u)
+            for i, u in draw(st.lists(st.tuples(_INSTITUTIONS, _UNITS), min_size=1, max_size=3))
+        ),
+        "data_classes": frozenset(draw(st.lists(_CLASSES, min_size=1, max_size=3))),
+        "purposes": frozenset(
+            draw(st.lists(st.sampled_from(list(HEALTH_PURPOSES)), min_size=1, max_size=3))
+        ),
+        "valid_from": start,
+        "valid_until": start + timedelta(days=draw(st.integers(1, 90))),
+    }
+    if draw(st.booleans()):
+        withdrawn = draw(st.one_of(st.none(), _MOMENTS))
+        return consent(**scope, withdrawn_at=withdrawn)
+    roles = draw(st.lists(st.sampled_from(["legal", "dpo"]), max_size=2, unique=True))
+    approvals = tuple(JudicialApproval(r, f"client-{r}", NOW) for r in roles)
+    return order(**scope, approvals=approvals, revoked_at=draw(st.one_of(st.none(), _MOMENTS)))
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> AccessRequest:
+    return request(
+        requester=draw(_INSTITUTIONS),
+        requester_unit=draw(_UNITS),
+        subject=draw(st.sampled_from([CURP, OTHER_CURP])),
+        data_class=draw(_CLASSES),
+        purpose=draw(_PURPOSES),
+        recipient_country=draw(st.sampled_from(["MX", "MX", "US", "CA"])),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(req=_requests(), grants=st.lists(_grants(), max_size=4), now=_MOMENTS)
+def test_a_permit_is_always_backed_by_a_grant_that_covers_every_condition(
+    req: AccessRequest, grants: list[ConsentGrant | JudicialOrderGrant], now: datetime
+) -> None:
+    grants = [dataclasses.replace(g, grant_id=f"urn:uuid:g-{i}") for i, g in enumerate(grants)]
+    decision = authorize(req, grants, now)
+    if req.recipient_country != "MX" or req.purpose == "HMARKT":
+        assert not decision.permit
+    if not decision.permit:
+        assert decision.grant_id is None
+        assert decision.reasons
+        return
+    grant = next(g for g in grants if g.grant_id == decision.grant_id)
+    assert grant.subject == req.subject
+    assert req.data_class in grant.data_classes
+    assert req.purpose in grant.purposes
+    assert any(g.covers(req.requester, req.requester_unit) for g in grant.grantees)
+    assert grant.valid_from <= now < grant.valid_until
+    if isinstance(grant, ConsentGrant):
+        assert grant.withdrawn_at is None or now < grant.withdrawn_at
+    else:
+        assert grant.is_approved()
+        assert grant.revoked_at is None or now < grant.revoked_at
