@@ -300,6 +300,8 @@ class AccessControl:
             )
         if parsed.valid_from < moment - timedelta(minutes=5):
             raise AccessError(422, "a consent grant cannot start in the past", "GRANT_INVALID")
+        if parsed.valid_until <= moment:
+            raise AccessError(422, "the consent grant has already ended", "GRANT_INVALID")
         document = {"id": grant_id, **grant}
         for _ in range(20):
             try:

@@ -380,6 +380,8 @@ def test_a_grant_cannot_allow_marketing_or_a_place_abroad(sqlite_world: World) -
         grant_document(purposes=("TREAT", "HMARKT")),
         {**grant_document(), "locations": ["MX", "US"]},
         grant_document(classes=("genome",)),
+        {**grant_document(), "validFrom": "2020-01-01T00:00:00Z"},  # backdated
+        {**grant_document(), "extra": "member"},
     ):
         assert_problem(give_consent(sqlite_world, holder, "IMSS", grant), 422, "GRANT_INVALID")
 
