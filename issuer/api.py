@@ -70,6 +70,7 @@ from ._api_models import (
     VerifyPresentationRequest,
 )
 from ._card_render import card_pdf, card_png
+from ._hardening import harden
 from ._institutions import INSTITUTIONS
 from .service import IssuerService, NotFoundError, Principal, ServiceError
 from .settings import IssuerSettings
@@ -956,4 +957,5 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
     app.include_router(units.router)
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    harden(app, settings, problem=problem_response)  # outermost: headers, CORS, auth limits
     return app
