@@ -155,6 +155,8 @@ class AuditEntry(Base):
     """An append-only, hash-chained audit record."""
 
     __tablename__ = "audit_log"
+    #: A person's access log reads the decisions about them (issue 7).
+    __table_args__ = (Index("ix_audit_log_subject_action", "subject", "action"),)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     institution_code: Mapped[str] = mapped_column(String(32))

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_audit_log_subject_action", "audit_log", ["subject", "action"], unique=False)
     op.create_table(
         "access_grants",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -124,3 +125,4 @@ def downgrade() -> None:
     op.drop_table("judicial_approvals")
     op.drop_index("ix_access_grants_subject", table_name="access_grants")
     op.drop_table("access_grants")
+    op.drop_index("ix_audit_log_subject_action", table_name="audit_log")
