@@ -663,7 +663,9 @@ class ClientRequest(_Request):
     )
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    scopes: list[Literal["issue", "status", "admin"]] = Field(min_length=1, max_length=3)
+    scopes: list[Literal["issue", "status", "admin", "records", "legal", "dpo", "units"]] = Field(
+        min_length=1, max_length=7
+    )
 
 
 class ClientResponse(BaseModel):

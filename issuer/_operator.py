@@ -37,7 +37,7 @@ OPERATOR_COMMANDS = frozenset({"bulk", "status", "status-lists", "audit", "clien
 _EXIT_USAGE, _EXIT_INTERRUPTED = 64, 130
 # Mirrors of issuer.service.SCOPES and StatusAction and of issuer.bulk.CARD_OUTPUTS (a test keeps
 # them equal), so that building the parser does not import SQLAlchemy.
-_SCOPES = frozenset({"issue", "status", "admin"})
+_SCOPES = frozenset({"issue", "status", "admin", "records", "legal", "dpo", "units"})
 _ACTIONS = ("suspend", "reinstate", "revoke")
 _CARDS = ("png", "pdf", "none")  # issuer.bulk.CARD_OUTPUTS
 

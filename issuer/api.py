@@ -1010,6 +1010,13 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
     from .oid4vci import router as oid4vci_router  # imports this module: included late
 
     app.include_router(oid4vci_router)
+    from . import biometrics, consent, records, units  # routes on this module's dependencies
+
+    app.include_router(biometrics.router)
+
+    app.include_router(consent.router)
+    app.include_router(records.router)
+    app.include_router(units.router)
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     harden(app, settings, problem=problem_response)  # outermost: headers, CORS, auth limits

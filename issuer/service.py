@@ -57,8 +57,10 @@ __all__ = [
     "StatusAction",
 ]
 
-#: API scopes: issue credentials, change their status, administer keys and clients.
-SCOPES = frozenset({"issue", "status", "admin"})
+#: API scopes: issue credentials, change their status, administer keys and clients; request and
+#: load clinical records, act as the legal unit or the data-protection officer on judicial orders,
+#: publish the unit-availability feed.
+SCOPES = frozenset({"issue", "status", "admin", "records", "legal", "dpo", "units"})
 _MAX_ALLOCATION_ATTEMPTS = 20
 
 

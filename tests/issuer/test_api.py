@@ -7,9 +7,10 @@ import base64
 import json
 import logging
 import shlex
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -22,16 +23,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from issuer import api, oid4vci
+from issuer import api, biometrics, consent, oid4vci, records, units
 from issuer._institutions import INSTITUTIONS
+from issuer.access import AccessControl, JudicialOrderInput
 from issuer.api import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE, create_app
 from issuer.cli import run
-from issuer.db import Credential
-from issuer.service import SCOPES, IssuerService
+from issuer.db import Credential, GrantRecord
+from issuer.service import SCOPES, IssuerService, Principal
 from tests.issuer._workers import make_settings
 from tests.postgres import PostgresServer
 from tests.strategies import example_credential
 from verifier import (
+    Grantee,
     InMemoryStatusLists,
     TrustedKey,
     TrustStore,
@@ -39,6 +42,7 @@ from verifier import (
     Verifier,
     decode_card,
     decode_status_bits,
+    format_datetime,
     status_bit,
 )
 
@@ -389,7 +393,103 @@ def _status_request(world: World, institution: str) -> Request:
     }
 
 
+def _record_request(_world: World, _institution: str) -> Request:
+    return "/records", {
+        "subject": subject()["curp"],
+        "dataClass": "ece.summary",
+        "effectiveDate": "2024-01-01",
+        "resource": {"resourceType": "Condition"},
+    }
+
+
+def _records_request(world: World, _institution: str) -> Request:
+    """A request IMSS may make of its own record: a consent grant naming IMSS is seeded."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = {
+        "curp": subject()["curp"], "grantees": [{"institution": "IMSS"}],
+        "dataClasses": ["coverage"], "purposes": ["TREAT"], "locations": ["MX"],
+        "validFrom": format_datetime(now), "validUntil": format_datetime(now + timedelta(days=1)),
+    }  # fmt: skip
+    with world.service.db.transaction() as session:
+        session.add(
+            GrantRecord(
+                id=f"urn:uuid:{uuid.uuid4()}", institution_code="IMSS", kind="consent",
+                subject_curp=grant["curp"], grantor="did:key:z6Mkseed", document=grant,
+                valid_from=now, valid_until=now + timedelta(days=1), created_at=now,
+                created_by="seed",
+            )
+        )  # fmt: skip
+    return "/records/requests", {
+        "custodian": "IMSS", "subject": grant["curp"], "dataClasses": ["coverage"],
+        "purpose": "TREAT", "recipientCountry": "MX",
+    }  # fmt: skip
+
+
+_ORDER = {
+    "curp": "HEGM850314MDFRRR01", "grantees": [{"institution": "ISSSTE"}],
+    "dataClasses": ["ece.full"], "validUntil": "2099-01-01T00:00:00Z", "court": "Juzgado 3o",
+    "caseReference": "1/2026", "orderDate": "2026-05-30", "documentSha256": "ab" * 32,
+}  # fmt: skip
+
+
+def _order_action(action: str) -> Callable[[World, str], Request]:
+    def build(world: World, institution: str) -> Request:
+        legal = Principal("seed-legal", institution, frozenset({"legal"}))
+        order = JudicialOrderInput(
+            curp="HEGM850314MDFRRR01", grantees=(Grantee("ISSSTE"),),
+            data_classes=frozenset({"ece.full"}), purposes=frozenset({"HLEGAL"}),
+            valid_until=datetime(2099, 1, 1, tzinfo=UTC), court="Juzgado 3o",
+            case_reference="1/2026", order_date=date(2026, 5, 30), document_sha256="ab" * 32,
+        )  # fmt: skip
+        grant_id = AccessControl(world.service).create_judicial_order(legal, order)
+        return f"/judicial-orders/{grant_id}/{action}", None
+
+    return build
+
+
 GUARDED = [
+    Guarded(
+        "PUT",
+        "/units/feed",
+        frozenset({"units"}),
+        lambda _w, _i: ("/units/feed", {"units": []}),
+        False,
+    ),
+    Guarded(
+        "POST",
+        "/enrolments/biometrics",
+        frozenset({"issue"}),
+        lambda _w, _i: (
+            "/enrolments/biometrics",
+            {
+                "curp": "HEGM850314MDFRRR01",
+                "modality": "face",
+                "biometricTemplate": "AAAAAAAA",
+            },
+        ),
+        False,
+    ),
+    Guarded("POST", "/records", frozenset({"records"}), _record_request, False),
+    Guarded("POST", "/records/requests", frozenset({"records"}), _records_request, False),
+    Guarded(
+        "POST",
+        "/judicial-orders",
+        frozenset({"legal"}),
+        lambda _w, _i: ("/judicial-orders", _ORDER),
+        False,
+    ),
+    Guarded(
+        "POST",
+        "/judicial-orders/{grant_id}/approvals",
+        frozenset({"dpo"}),
+        _order_action("approvals"),
+    ),
+    Guarded(
+        "POST",
+        "/judicial-orders/{grant_id}/revocation",
+        frozenset({"legal", "dpo"}),
+        _order_action("revocation"),
+    ),
     Guarded("POST", "/credentials/issue", frozenset({"issue"}), _issue_request),
     Guarded("POST", "/enrolments", frozenset({"issue"}), _enrol_request),
     Guarded("GET", "/credentials/{credential_id}", frozenset({"issue", "status"}), _read_request),
@@ -437,7 +537,23 @@ PUBLIC = {
     ("POST", "/oid4vci/token"),
     ("POST", "/oid4vci/nonce"),
     ("POST", "/oid4vci/credential"),
+    ("POST", "/institutions/{code}/consent/challenges"),
+    ("POST", "/institutions/{code}/consent/grants"),
+    ("POST", "/institutions/{code}/consent/grants/{grant_id}/withdrawal"),
+    ("GET", "/institutions/{code}/consent-status/{number}"),
+    ("GET", "/credencial/consent-status/revocation/{number}"),
+    ("GET", "/me/access-log"),
+    ("GET", "/institutions/{code}/units/feed"),
+    ("POST", "/me/units/search"),
 }
+ROUTERS = [
+    api.router,
+    oid4vci.router,
+    biometrics.router,
+    consent.router,
+    records.router,
+    units.router,
+]
 CASES = ["no key", "not bearer", "unknown key", "wrong secret", "missing scope", "own", "other"]
 MATRIX = [
     pytest.param(endpoint, case, id=f"{endpoint.method} {endpoint.path}: {case}")
@@ -448,11 +564,11 @@ MATRIX = [
 
 
 def test_every_route_is_public_or_in_the_matrix(shared: World) -> None:
-    served = [*api.router.routes, *oid4vci.router.routes]
-    assert all(isinstance(route, APIRoute) for route in served)
+    assert all(isinstance(route, APIRoute) for router in ROUTERS for route in router.routes)
     routes = {
         (method, route.path)
-        for route in served
+        for router in ROUTERS
+        for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods or ()
     }
