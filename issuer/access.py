@@ -311,7 +311,7 @@ class AccessControl:
                 "statusListCredential": receipt_status_list_url(institution, number),
             },
         }
-        return self.service._sign(document, self.service.active_key(institution), now)
+        return self.service.sign_document(institution, document, now)
 
     def withdraw_consent(
         self,
@@ -376,7 +376,7 @@ class AccessControl:
             valid_from=now, ttl=self.service.settings.status_list_ttl, size=size,
         )  # fmt: skip
         unsigned["credentialSubject"]["encodedList"] = encode_status_bits(bytes(bits))
-        return self.service._sign(unsigned, self.service.active_key(institution), now)
+        return self.service.sign_document(institution, unsigned, now)
 
     # -- judicial orders ------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from verifier import (
     ContextLoader,
     InMemoryStatusLists,
     KeyFormatError,
+    ProofError,
     ReasonCode,
     StatusListSource,
     TrustedKey,
@@ -32,9 +33,12 @@ from verifier import (
     Verdict,
     Verifier,
     create_proof,
+    decode_multikey,
     encode_status_bits,
     format_datetime,
+    split_proof,
 )
+from verifier._proof import verify_signature
 
 from ._institutions import INSTITUTIONS, Institution
 from ._permutation import permute
@@ -579,6 +583,23 @@ class IssuerService:
         self._check_issued(signed, key)
         return signed
 
+    def sign_document(
+        self, institution: str, document: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """Sign any other document (a consent receipt, a status list, a unit feed) with
+        ``institution``'s active key (``created`` = ``now``) and check the new proof's signature
+        before it leaves; :class:`IssuanceCheckError` if it does not verify."""
+        key = self.active_key(institution)
+        signed = self._sign(document, key, now)
+        try:
+            with self._loader_lock:
+                verify_signature(
+                    split_proof(signed), decode_multikey(key.public_key_multibase), self._loader
+                )
+        except ProofError as exc:  # a signer (a file key, an HSM) that signs wrongly
+            raise IssuanceCheckError(f"the signed document does not verify: {exc}") from exc
+        return signed
+
     def _by_idempotency_key(
         self, institution: str, idempotency_key: str, request_hash: str
     ) -> dict[str, Any] | None:
@@ -734,7 +755,7 @@ class IssuerService:
             ttl=ttl, size=len(bits) * 8,
         )  # fmt: skip
         unsigned["credentialSubject"]["encodedList"] = encode_status_bits(bits)
-        signed = self._sign(unsigned, self.active_key(institution), now)
+        signed = self.sign_document(institution, unsigned, now)
         if at is None:
             self._signed_lists[cache_key] = signed
         return signed

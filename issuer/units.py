@@ -108,7 +108,7 @@ def publish_feed(
             ],
         },
     }
-    signed = service._sign(unsigned, service.active_key(institution), moment)
+    signed = service.sign_document(institution, unsigned, moment)
     with service.db.transaction() as session:
         row = session.get(UnitFeed, institution)
         if row is None:
