@@ -23,7 +23,15 @@ from .api import create_app
 from .service import SCOPES, IssuerService
 from .settings import IssuerSettings
 
-__all__ = ["DEMO_DIR", "DEMO_PASSPHRASE", "demo_clients", "demo_curl", "demo_settings", "serve"]
+__all__ = [
+    "DEMO_DIR",
+    "DEMO_PASSPHRASE",
+    "demo_clients",
+    "demo_curl",
+    "demo_next_steps",
+    "demo_settings",
+    "serve",
+]
 
 #: Where ``serve --demo`` keeps its database, keys and API keys.
 DEMO_DIR = Path("var/demo")
@@ -85,6 +93,48 @@ def demo_curl(base_url: str, api_key: str) -> str:
     )
 
 
+def demo_next_steps(base_url: str, api_key: str, directory: Path) -> str:
+    """What a first-time user can try against the demo: issue, verify, offer to a wallet, the
+    front-desk page on a trust bundle of the demo database, and where consent is explained."""
+    d = shlex.quote(str(directory))
+    issued = f"{d}/issued.json"
+    auth = shlex.quote("Authorization: Bearer " + api_key)
+    offer_body = (
+        f"import json; credential = json.load(open({json.dumps(str(directory / 'issued.json'))}))"
+        '["verifiableCredential"]; print(json.dumps({"credentialId": credential["id"], '
+        '"txCode": True}))'
+    )
+    env = (
+        f"CREDENCIAL_DATABASE_URL=sqlite:///{d}/credencial.db CREDENCIAL_KEY_DIR={d}/keys "
+        f"CREDENCIAL_KEY_PASSPHRASE={DEMO_PASSPHRASE}"
+    )
+    return (
+        f"Issue a credential as IMSS (the answer is also saved in {issued}):\n"
+        f"{demo_curl(base_url, api_key)} | tee {issued}\n\n"
+        "Verify it (the issue answer is a verify request):\n"
+        f"curl -sS -X POST {base_url}/credentials/verify -H 'Content-Type: application/json' "
+        f"-d @{issued}\n\n"
+        "Offer it to a wallet (OpenID4VCI: the offer's QR text and its PIN, shown once):\n"
+        f"python3 -c {shlex.quote(offer_body)} \\\n"
+        f"  | curl -sS -X POST {base_url}/oid4vci/offers -H {auth} \\\n"
+        "    -H 'Content-Type: application/json' -d @-\n"
+        f"curl -sS {base_url}/.well-known/openid-credential-issuer -H 'Host: imss.gob.mx'\n\n"
+        "The front-desk page (credencial-verify serve) on a trust bundle of this database:\n"
+        f"export {env}\n"
+        f".venv/bin/credencial-issuer anchor keygen --out {d}/anchors --count 1\n"
+        f".venv/bin/credencial-issuer trust-bundle build --out {d}/pub/trust-bundle.json "
+        f"--anchors {d}/anchors/ANCHORS.json\n"
+        f".venv/bin/credencial-issuer trust-bundle sign {d}/pub/trust-bundle.json "
+        f"--key {d}/anchors/anchor-1.json --key-id anchor-1\n"
+        f".venv/bin/credencial-verify sync {d}/pub/ --state {d}/desk/ "
+        f"--anchors {d}/anchors/ANCHORS.json\n"
+        f".venv/bin/credencial-verify serve --trust-dir {d}/desk/   "
+        "# scan a card, or paste a credential's JSON + Enter\n\n"
+        "Consent, judicial orders, record exchange and unit feeds: docs/consent.md; "
+        f"every route: {base_url}/docs\n"
+    )
+
+
 def serve(
     host: str | None,
     port: int | None,
@@ -119,13 +169,7 @@ def serve(
             print(f"Demo API keys (scopes {', '.join(sorted(SCOPES))}), also in {demo_dir}/:")
             for code, key in keys.items():
                 print(f"  {code:<15} {key}")
-            curl = demo_curl(base_url, keys["IMSS"])
-            print(f"\nIssue a credential as IMSS:\n{curl}\n")
-            print(
-                "Issue and verify in one go (the issue answer is a verify request):\n"
-                f"{curl} \\\n  | curl -sS -X POST {base_url}/credentials/verify "
-                "-H 'Content-Type: application/json' -d @-\n"
-            )
+            print("\n" + demo_next_steps(base_url, keys["IMSS"], demo_dir))
             print("Press Ctrl+C to stop.", flush=True)
         (runner or _uvicorn)(app, settings.host, settings.port)
     finally:

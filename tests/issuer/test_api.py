@@ -7,6 +7,8 @@ import base64
 import json
 import logging
 import shlex
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -987,6 +989,20 @@ def test_serve_demo_prints_a_curl_that_issues(
     assert response.status_code == 201, response.text
     assert client.post("/credentials/verify", json=response.json()).json()["verdict"] == "VALID"
     assert headers["Authorization"] == f"Bearer {keys['IMSS']}"
+    # The wallet offer it prints: its body from the saved answer, then POST /oid4vci/offers.
+    (tmp_path / "var/demo/issued.json").write_text(response.text, encoding="utf-8")
+    offer = out[out.index("Offer it to a wallet") :].split("\n\n")[0].split("\n", 1)[1]
+    words = shlex.split(offer.split("\ncurl")[0].replace("\\\n", " "))
+    assert words[:2] == ["python3", "-c"]
+    offer_body = subprocess.run(
+        [sys.executable, "-c", words[2]], cwd=tmp_path, check=True, capture_output=True, text=True
+    ).stdout
+    assert urlsplit(words[words.index("POST") + 1]).path == "/oid4vci/offers"
+    offered = client.post("/oid4vci/offers", content=offer_body, headers=headers)
+    assert offered.status_code == 201, offered.text
+    assert offered.json()["credentialOfferUri"].startswith("openid-credential-offer://")
+    assert "credencial-verify serve --trust-dir var/demo/desk/" in out
+    assert "docs/consent.md" in out
     # A second start reuses the keys, the database and the API keys.
     assert run(["serve", "--demo", "--port", "8001"]) == 0
     assert json.loads((tmp_path / "var/demo/api-keys.json").read_text(encoding="utf-8")) == keys
