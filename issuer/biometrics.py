@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._routes import CURP_PATTERN, NO_STORE
 from .api import ApiError, ServiceDep, _problems, _require
 from .audit import append_audit
 from .db import BiometricTemplate
@@ -39,7 +40,7 @@ class BiometricEnrolment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
-    curp: str = Field(pattern=r"^[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[0-9A-Z][0-9]$")
+    curp: str = Field(pattern=CURP_PATTERN)
     modality: Modality
     biometric_template: str = Field(
         alias="biometricTemplate",
@@ -95,5 +96,5 @@ def enrol_biometric(body: BiometricEnrolment, principal: EnrolCaller, service: S
     return JSONResponse(
         {"curp": body.curp, "modality": body.modality, "stored": True},
         status_code=201,
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )

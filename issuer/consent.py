@@ -20,19 +20,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from verifier import DATA_CLASSES, HEALTH_PURPOSES, Grantee
 
-from .access import AccessControl, AccessError, JudicialOrderInput
+from ._routes import (
+    CLUES_PATTERN,
+    CURP_PATTERN,
+    NO_STORE,
+    RequestBody,
+    access_problems,
+    known_institution,
+)
+from .access import AccessControl, JudicialOrderInput
 from .api import (
     ApiError,
     InstitutionCode,
@@ -52,30 +58,9 @@ DpoCaller = Annotated[Principal, Depends(_require("dpo"))]
 OrderCaller = Annotated[Principal, Depends(_require("legal", "dpo"))]
 GrantId = Annotated[str, PathParam(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
 ListNumber = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
-_CURP = r"^[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[0-9A-Z][0-9]$"
-_CLUES = r"^[A-Z]{5}[0-9]{6}$"
 
 
-@contextmanager
-def _problems_as_api_errors() -> Iterator[None]:
-    try:
-        yield
-    except AccessError as exc:
-        raise ApiError(exc.status, exc.detail, code=exc.code) from None
-
-
-def _institution(code: str) -> str:
-    upper = code.upper()
-    if upper not in {"IMSS", "ISSSTE", "IMSS-BIENESTAR"}:
-        raise ApiError(404, f"unknown institution {code!r}", code="NOT_FOUND")
-    return upper
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class GrantRequest(_Body):
+class GrantRequest(RequestBody):
     """A consent grant and the holder's presentation that signs it."""
 
     grant: dict[str, Any] = Field(
@@ -88,7 +73,7 @@ class GrantRequest(_Body):
     )
 
 
-class WithdrawalRequest(_Body):
+class WithdrawalRequest(RequestBody):
     """The holder's presentation that signs the withdrawal."""
 
     presentation: dict[str, Any] = Field(
@@ -97,17 +82,17 @@ class WithdrawalRequest(_Body):
     )
 
 
-class GranteeModel(_Body):
+class GranteeModel(RequestBody):
     """A grantee institution, optionally one unit."""
 
     institution: Literal["IMSS", "ISSSTE", "IMSS-BIENESTAR"]
-    unit: str | None = Field(default=None, pattern=_CLUES)
+    unit: str | None = Field(default=None, pattern=CLUES_PATTERN)
 
 
-class JudicialOrderRequest(_Body):
+class JudicialOrderRequest(RequestBody):
     """A judicial order as entered by the legal unit."""
 
-    curp: str = Field(pattern=_CURP)
+    curp: str = Field(pattern=CURP_PATTERN)
     grantees: list[GranteeModel] = Field(min_length=1, max_length=3)
     data_classes: list[str] = Field(
         alias="dataClasses", min_length=1, max_length=8, description=f"Of {list(DATA_CLASSES)}."
@@ -136,7 +121,7 @@ class JudicialOrderRequest(_Body):
 )
 def consent_challenge(code: InstitutionCode, service: ServiceDep) -> dict[str, str]:
     """`{challenge, domain}`: sign a presentation with both within five minutes. No auth."""
-    return AccessControl(service).issue_challenge(_institution(code))
+    return AccessControl(service).issue_challenge(known_institution(code))
 
 
 @router.post(
@@ -149,11 +134,11 @@ def consent_challenge(code: InstitutionCode, service: ServiceDep) -> dict[str, s
 def record_consent(code: InstitutionCode, body: GrantRequest, service: ServiceDep) -> Any:
     """The receipt is a `ConsentReceiptCredential` with an entry in this institution's receipt
     status list; withdrawing the grant sets its bit. No API key: the presentation authenticates."""
-    with _problems_as_api_errors():
+    with access_problems():
         result = AccessControl(service).record_consent(
-            _institution(code), body.grant, body.presentation
+            known_institution(code), body.grant, body.presentation
         )
-    return JSONResponse(result, status_code=201, headers={"Cache-Control": "no-store"})
+    return JSONResponse(result, status_code=201, headers=NO_STORE)
 
 
 @router.post(
@@ -166,15 +151,15 @@ def withdraw_consent(
     code: InstitutionCode, grant_id: GrantId, body: WithdrawalRequest, service: ServiceDep
 ) -> dict[str, str]:
     """Effective now, not retroactively; the receipt's revocation bit is set at once."""
-    with _problems_as_api_errors():
+    with access_problems():
         at = AccessControl(service).withdraw_consent(
-            _institution(code), grant_id, body.presentation
+            known_institution(code), grant_id, body.presentation
         )
     return {"grantId": grant_id, "withdrawnAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _receipt_list(service: Any, code: str, number: int) -> JSONResponse:
-    with _problems_as_api_errors():
+    with access_problems():
         document = AccessControl(service).receipt_status_list(code, number)
     max_age = int(service.settings.status_list_ttl.total_seconds())
     return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
@@ -189,7 +174,7 @@ def _receipt_list(service: Any, code: str, number: int) -> JSONResponse:
 )
 def receipt_status_list(code: InstitutionCode, number: ListNumber, service: ServiceDep) -> Any:
     """Signed BitstringStatusListCredential (purpose revocation); cached for its `ttl`."""
-    return _receipt_list(service, _institution(code), number)
+    return _receipt_list(service, known_institution(code), number)
 
 
 @router.get(
@@ -240,10 +225,10 @@ def access_log(
     is deferred appear from the deferral date on."""
     presentation = _presentation_header(authorization)
     control = AccessControl(service)
-    with _problems_as_api_errors():
-        _holder, curp = control.holder_curp(_institution(institution), presentation)
+    with access_problems():
+        _holder, curp = control.holder_curp(known_institution(institution), presentation)
         log = control.access_log(curp)
-    return JSONResponse(log, headers={"Cache-Control": "no-store"})
+    return JSONResponse(log, headers=NO_STORE)
 
 
 @router.post(
@@ -271,12 +256,12 @@ def create_judicial_order(
         data_until=body.data_until,
         notify_subject_after=body.notify_subject_after,
     )
-    with _problems_as_api_errors():
+    with access_problems():
         grant_id = AccessControl(service).create_judicial_order(principal, order)
     return JSONResponse(
         {"grantId": grant_id, "approvedBy": ["legal"], "effective": False},
         status_code=201,
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )
 
 
@@ -290,7 +275,7 @@ def approve_judicial_order(
     grant_id: GrantId, principal: DpoCaller, service: ServiceDep
 ) -> dict[str, Any]:
     """Scope `dpo`, by a client other than the one that created the order (409 otherwise)."""
-    with _problems_as_api_errors():
+    with access_problems():
         return AccessControl(service).approve_judicial_order(principal, grant_id, "dpo")
 
 
@@ -304,6 +289,6 @@ def revoke_judicial_order(
     grant_id: GrantId, principal: OrderCaller, service: ServiceDep
 ) -> dict[str, str]:
     """Scope `legal` or `dpo`. Accesses before the revocation stay lawful (and logged)."""
-    with _problems_as_api_errors():
+    with access_problems():
         at = AccessControl(service).revoke_judicial_order(principal, grant_id)
     return {"grantId": grant_id, "revokedAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}

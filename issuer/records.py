@@ -18,11 +18,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from verifier import AccessRequest
 
+from ._routes import CLUES_PATTERN, CURP_PATTERN, NO_STORE, RequestBody
 from .access import AccessControl
 from .api import ServiceDep, _problems, _require, problem_response
 from .db import ClinicalRecord
@@ -32,35 +33,27 @@ __all__ = ["router"]
 
 router = APIRouter()
 RecordsCaller = Annotated[Principal, Depends(_require("records"))]
-_CURP = r"^[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[0-9A-Z][0-9]$"
-_NO_STORE = {"Cache-Control": "no-store"}  # personal data: never cached
 DataClass = Literal["coverage", "ece.summary", "ece.full"]
 Institution = Literal["IMSS", "ISSSTE", "IMSS-BIENESTAR"]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class RecordEntry(_Body):
+class RecordEntry(RequestBody):
     """One FHIR resource of a person's record."""
 
-    subject: str = Field(pattern=_CURP, description="The person's CURP.")
+    subject: str = Field(pattern=CURP_PATTERN, description="The person's CURP.")
     data_class: DataClass = Field(alias="dataClass")
     effective_date: date = Field(alias="effectiveDate")
     resource: dict[str, Any] = Field(description="A FHIR R4 resource (with resourceType).")
 
 
-class RecordRequest(_Body):
+class RecordRequest(RequestBody):
     """What one institution asks of another's record of a person."""
 
     custodian: Institution
-    subject: str = Field(pattern=_CURP)
+    subject: str = Field(pattern=CURP_PATTERN)
     data_classes: list[DataClass] = Field(alias="dataClasses", min_length=1, max_length=3)
     purpose: str = Field(min_length=1, max_length=16, description="HL7 PurposeOfUse code.")
-    requester_unit: str | None = Field(
-        default=None, alias="requesterUnit", pattern=r"^[A-Z]{5}[0-9]{6}$"
-    )
+    requester_unit: str | None = Field(default=None, alias="requesterUnit", pattern=CLUES_PATTERN)
     recipient_country: str = Field(alias="recipientCountry", pattern=r"^[A-Z]{2}$")
     data_from: date | None = Field(default=None, alias="dataFrom")
     data_until: date | None = Field(default=None, alias="dataUntil")
@@ -89,7 +82,7 @@ def store_record(body: RecordEntry, principal: RecordsCaller, service: ServiceDe
         session.add(row)
         session.flush()
         record_id = row.id
-    return JSONResponse({"id": record_id}, status_code=201, headers=_NO_STORE)
+    return JSONResponse({"id": record_id}, status_code=201, headers=NO_STORE)
 
 
 @router.post(
@@ -139,7 +132,7 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
         codes = sorted({r["code"] for d in decisions for r in d["reasons"]})
         return problem_response(
             403, f"access denied: {', '.join(codes)}", code="ACCESS_DENIED",
-            extra={"decisions": decisions}, headers=_NO_STORE,
+            extra={"decisions": decisions}, headers=NO_STORE,
         )  # fmt: skip
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    return JSONResponse({"bundle": bundle, "decisions": decisions}, headers=_NO_STORE)
+    return JSONResponse({"bundle": bundle, "decisions": decisions}, headers=NO_STORE)

@@ -21,14 +21,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 import schemas
 from verifier import CREDENTIALS_V2_URL, AccessRequest, authorize, format_datetime
 
 from ._institutions import INSTITUTIONS
-from .access import AccessControl, AccessError
+from ._routes import CLUES_PATTERN, NO_STORE, RequestBody, access_problems, known_institution
+from .access import AccessControl
 from .api import ApiError, InstitutionCode, ServiceDep, _problems, _require
 from .db import UnitFeed
 from .service import IssuerService, Principal, utc
@@ -41,25 +42,19 @@ UnitsCaller = Annotated[Principal, Depends(_require("units"))]
 FEED_TYPE = "MedicalUnitFeedCredential"
 #: Availability older than this is shown, but marked stale.
 STALE_AFTER = timedelta(minutes=30)
-_CLUES = r"^[A-Z]{5}[0-9]{6}$"
-_NO_STORE = {"Cache-Control": "no-store"}
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Location(_Body):
+class Location(RequestBody):
     """WGS 84 coordinates."""
 
     lat: float = Field(ge=14.0, le=33.0, description="Latitude (Mexico: 14..33).")
     lon: float = Field(ge=-119.0, le=-86.0, description="Longitude (Mexico: -119..-86).")
 
 
-class MedicalUnit(_Body):
+class MedicalUnit(RequestBody):
     """One medical unit and its current availability."""
 
-    clues: str = Field(pattern=_CLUES)
+    clues: str = Field(pattern=CLUES_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     location: Location
     services: list[str] = Field(max_length=50)
@@ -67,13 +62,13 @@ class MedicalUnit(_Body):
     updated_at: AwareDatetime = Field(alias="updatedAt")
 
 
-class UnitFeedRequest(_Body):
+class UnitFeedRequest(RequestBody):
     """The whole list of the caller's units (it replaces the previous feed)."""
 
     units: list[MedicalUnit] = Field(max_length=5000)
 
 
-class UnitSearchRequest(_Body):
+class UnitSearchRequest(RequestBody):
     """A holder's search: their presentation, optionally a place and a service."""
 
     presentation: dict[str, Any]
@@ -182,7 +177,7 @@ def search_units(
 )
 def put_unit_feed(body: UnitFeedRequest, principal: UnitsCaller, service: ServiceDep) -> Any:
     """Scope `units`. Returns the signed `MedicalUnitFeedCredential`."""
-    return JSONResponse(publish_feed(service, principal.institution, body.units), headers=_NO_STORE)
+    return JSONResponse(publish_feed(service, principal.institution, body.units), headers=NO_STORE)
 
 
 @router.get(
@@ -215,12 +210,8 @@ def search(
     ],
 ) -> Any:
     """Authenticated by a presentation of the holder's coverage credential."""
-    code = institution.upper()
-    if code not in INSTITUTIONS:
-        raise ApiError(404, f"unknown institution {institution!r}", code="NOT_FOUND")
-    try:
+    code = known_institution(institution)
+    with access_problems():
         _holder, curp, coverage = AccessControl(service).holder_coverage(code, body.presentation)
-    except AccessError as exc:
-        raise ApiError(exc.status, exc.detail, code=exc.code) from None
     units = search_units(service, curp, coverage, body)
-    return JSONResponse({"coverage": coverage, "units": units}, headers=_NO_STORE)
+    return JSONResponse({"coverage": coverage, "units": units}, headers=NO_STORE)
