@@ -16,6 +16,7 @@ from verifier import (
     load_context_file,
     parse_datetime,
 )
+from verifier.cli import EXIT_USAGE, UsageParser
 
 from ._demo import run_demo
 from ._keys import Ed25519KeyPair
@@ -25,18 +26,10 @@ from .trust_bundle import TRUST_COMMANDS, add_trust_commands, run_trust
 
 __all__ = ["EXIT_USAGE", "main", "run"]
 
-EXIT_USAGE = 64
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="credencial-issuer", description="Issue health-coverage credentials.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = UsageParser(prog="credencial-issuer", description="Issue health-coverage credentials.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     keygen = commands.add_parser("keygen", help="write a new Ed25519 key file (Multikey JSON)")
     keygen.add_argument("--out", metavar="KEY.json", help="file to create (default: stdout)")

@@ -29,7 +29,7 @@ from ._trust import TrustStore
 from ._trust_state import TrustDir
 from ._verifier import Verdict, VerificationResult, Verifier, VerifierConfig
 
-__all__ = ["EXIT_CODES", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_CODES", "EXIT_USAGE", "UsageParser", "main"]
 
 EXIT_CODES = {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.INDETERMINATE: 2}
 EXIT_USAGE = 64  # sysexits EX_USAGE; argparse's own 2 would read as INDETERMINATE
@@ -39,14 +39,17 @@ class _UsageError(Exception):
     pass
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit with :data:`EXIT_USAGE` (every command line
+    of the project uses it: argparse's own 2 would read as INDETERMINATE)."""
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="credencial-verify",
         description="Verify a health-coverage credential offline. "
         "Exit status: 0 VALID, 1 INVALID, 2 INDETERMINATE, 64 usage or input error.",
@@ -163,7 +166,7 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
 
 
 def _sync_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="credencial-verify sync",
         description="Fetch (https URL) or copy (folder) a signed trust bundle and the status "
         "lists it names; install it only if it is signed by the trust anchors and not older "

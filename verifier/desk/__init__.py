@@ -18,7 +18,7 @@ from pathlib import Path
 from .._bundle import AnchorSet
 from .._errors import CredencialError
 from .._time import parse_datetime
-from ..cli import EXIT_USAGE, _Parser, _positive_hours
+from ..cli import EXIT_USAGE, UsageParser, _positive_hours
 from ._http import CONTENT_SECURITY_POLICY, DeskServer, make_server
 from ._service import COUNTS_FILE, DailyCounts, DeskConfig, DeskService, UnreadableScanError
 
@@ -49,7 +49,7 @@ def _seconds(value: str) -> float:
 
 
 def _serve_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="credencial-verify serve",
         description="Serve the front-desk verification page on this machine (default "
         f"http://127.0.0.1:{DEFAULT_PORT}/), backed by a folder synced by "

@@ -33,6 +33,7 @@ from verifier import (
     Verifier,
     format_datetime,
 )
+from verifier.cli import EXIT_USAGE, UsageParser
 
 from ._errors import WalletError
 from ._oid4vci import TRUSTED_ISSUERS, HttpClient, accept_offer
@@ -43,17 +44,10 @@ from ._store import WalletStore, write_private_file
 __all__ = ["EXIT_REFUSED", "EXIT_USAGE", "main", "run"]
 
 EXIT_REFUSED = 1
-EXIT_USAGE = 64
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="credencial-wallet",
         description="The reference wallet: receive (OpenID4VCI), store, show and present "
         "health-coverage credentials. Exit status: 0 done, 1 refused, 64 usage error.",
@@ -63,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the wallet folder (default: $CREDENCIAL_WALLET or ~/.credencial-wallet)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
     commands.add_parser("keygen", help="create the holder key (an Ed25519 did:key)")
     accept = commands.add_parser("accept", help="receive a credential from an offer (QR text)")
     accept.add_argument("offer", metavar="OFFER", help="openid-credential-offer://?… or its JSON")
