@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import string
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from schemas import CREDENCIAL_CONTEXT_URL, HEALTH_COVERAGE_SCHEMA_URL
 from verifier._identifiers import CURP_STATE_CODES, INSTITUTION_CODES, curp_check_digit
+from wallet_spec.examples import EXAMPLE_SUBJECT
 
 __all__ = [
     "ISSUERS",
@@ -181,20 +183,7 @@ def example_credential() -> dict[str, Any]:
         "issuer": "did:web:imss.gob.mx",
         "validFrom": "2026-01-01T00:00:00Z",
         "validUntil": "2031-01-01T00:00:00Z",
-        "credentialSubject": {
-            "curp": "HEOG850314MDFRXD08",
-            "givenName": "MARÍA GUADALUPE DEL SOCORRO",
-            "familyName": "HERNÁNDEZ",
-            "secondFamilyName": "DE LA O",
-            "birthDate": "1985-03-14",
-            "coverage": {
-                "institution": "IMSS",
-                "program": "Régimen Obligatorio",
-                "affiliationNumber": "12345678901",
-                "beneficiaryRelationship": "titular",
-                "adscriptionUnit": "DFIMS000014",
-            },
-        },
+        "credentialSubject": copy.deepcopy(dict(EXAMPLE_SUBJECT)),
         "credentialStatus": [
             {
                 "type": "BitstringStatusListEntry",

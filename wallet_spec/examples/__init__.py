@@ -14,6 +14,7 @@ functions (the ``issuer`` extra); the wallet-side ones use :mod:`wallet_spec.hol
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ __all__ = [
     "EXAMPLES_DIR",
     "EXAMPLE_DOMAIN",
     "EXAMPLE_NOW",
+    "EXAMPLE_SUBJECT",
     "FixedChallenges",
     "build_examples",
     "check_examples",
@@ -50,6 +52,21 @@ C_NONCE = "wKI4LT17ac15ES9bw8ac4A"
 CHALLENGE = "kN3Zb0oJw8e2mXq1vYt5Ag"
 BASE_ID = "urn:uuid:3f1c9a52-7d4e-4b8a-9c61-0e2f5a7b8d90"
 WALLET_ID = "urn:uuid:9d2e7c41-5b3a-4f8e-a1c6-2b7d9e0f4a35"
+#: The person of every example (the card codec's and the test suite's example person too).
+EXAMPLE_SUBJECT: Mapping[str, Any] = {
+    "curp": "HEOG850314MDFRXD08",
+    "givenName": "MARÍA GUADALUPE DEL SOCORRO",
+    "familyName": "HERNÁNDEZ",
+    "secondFamilyName": "DE LA O",
+    "birthDate": "1985-03-14",
+    "coverage": {
+        "institution": "IMSS",
+        "program": "Régimen Obligatorio",
+        "affiliationNumber": "12345678901",
+        "beneficiaryRelationship": "titular",
+        "adscriptionUnit": "DFIMS000014",
+    },
+}
 
 
 class FixedChallenges:
@@ -128,20 +145,7 @@ def build_examples() -> dict[str, str]:
     holder = example_holder_key()
     method = imss.verification_method("key-1")
     issuer_url = credential_issuer_url(imss)
-    subject = {
-        "curp": "HEOG850314MDFRXD08",
-        "givenName": "MARÍA GUADALUPE DEL SOCORRO",
-        "familyName": "HERNÁNDEZ",
-        "secondFamilyName": "DE LA O",
-        "birthDate": "1985-03-14",
-        "coverage": {
-            "institution": "IMSS",
-            "program": "Régimen Obligatorio",
-            "affiliationNumber": "12345678901",
-            "beneficiaryRelationship": "titular",
-            "adscriptionUnit": "DFIMS000014",
-        },
-    }
+    subject = copy.deepcopy(EXAMPLE_SUBJECT)
     base = sign_document(
         new_coverage_credential(
             imss, subject, status_list=1, status_index=94567,
