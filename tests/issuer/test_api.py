@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -185,6 +186,17 @@ def make_world(service: IssuerService) -> World:
         keys[f"IMSS:{scope}"] = service.create_client("IMSS", f"only {scope}", [scope])
     app = create_app(service.settings, service)
     return World(TestClient(app, raise_server_exceptions=False), service, keys)
+
+
+@contextmanager
+def sqlite_world_at(directory: Path) -> Iterator[World]:
+    """A bootstrapped service on an SQLite file in ``directory`` (keys in ``directory/k``)."""
+    service = IssuerService(make_settings(f"sqlite:///{directory / 'issuer.db'}", directory / "k"))
+    service.bootstrap()
+    try:
+        yield make_world(service)
+    finally:
+        service.db.dispose()
 
 
 @pytest.fixture

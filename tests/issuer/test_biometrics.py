@@ -19,10 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from issuer.db import AuditEntry, BiometricTemplate
-from issuer.service import IssuerService
 from tests._biometric_guard import SENTINEL, BiometricLeakGuard
-from tests.issuer._workers import make_settings
-from tests.issuer.test_api import World, assert_problem, make_world, subject
+from tests.issuer.test_api import World, assert_problem, sqlite_world_at, subject
 
 ROOT = Path(__file__).resolve().parents[2]
 CURP = subject()["curp"]
@@ -34,12 +32,8 @@ def template() -> bytes:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    service = IssuerService(make_settings(f"sqlite:///{tmp_path / 'issuer.db'}", tmp_path / "k"))
-    service.bootstrap()
-    try:
-        yield make_world(service)
-    finally:
-        service.db.dispose()
+    with sqlite_world_at(tmp_path) as world:
+        yield world
 
 
 def enrol(world: World, data: bytes, **changes: str) -> Any:

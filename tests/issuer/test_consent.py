@@ -22,8 +22,7 @@ from issuer.access import AccessControl, institution_domain
 from issuer.audit import verify_audit_chain
 from issuer.db import AuditEntry, GrantRecord
 from issuer.service import IssuerService, Principal
-from tests.issuer._workers import make_settings
-from tests.issuer.test_api import World, assert_problem, make_world, subject
+from tests.issuer.test_api import World, assert_problem, make_world, sqlite_world_at, subject
 from verifier import (
     AccessRequest,
     AuthorizationCode,
@@ -222,12 +221,8 @@ def world(service: IssuerService) -> World:
 @pytest.fixture
 def sqlite_world(tmp_path: Path) -> Iterator[World]:
     """A world on SQLite only (the flow on PostgreSQL is covered by the first test)."""
-    service = IssuerService(make_settings(f"sqlite:///{tmp_path / 'issuer.db'}", tmp_path / "k"))
-    service.bootstrap()
-    try:
-        yield make_world(service)
-    finally:
-        service.db.dispose()
+    with sqlite_world_at(tmp_path) as world:
+        yield world
 
 
 # -- the flow, on both databases -------------------------------------------------------------------

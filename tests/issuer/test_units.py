@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from issuer.service import IssuerService
 from issuer.units import MedicalUnit, publish_feed
-from tests.issuer._workers import make_settings
-from tests.issuer.test_api import World, assert_problem, make_world
+from tests.issuer.test_api import World, assert_problem, sqlite_world_at
 from tests.issuer.test_consent import Holder, grant_document, granted, make_holder
 from verifier import Verdict, Verifier, format_datetime
 
@@ -50,10 +48,7 @@ def search(world: World, holder: Holder, **body: Any) -> Any:
 
 @pytest.fixture
 def feeds(tmp_path: Path) -> Iterator[World]:
-    service = IssuerService(make_settings(f"sqlite:///{tmp_path / 'issuer.db'}", tmp_path / "k"))
-    service.bootstrap()
-    world = make_world(service)
-    try:
+    with sqlite_world_at(tmp_path) as world:
         assert publish(world, "IMSS", [
             unit("DFIMS000014", CDMX),
             unit("JCIMS000213", GDL),
@@ -63,8 +58,6 @@ def feeds(tmp_path: Path) -> Iterator[World]:
         assert publish(world, "ISSSTE", [unit("DFIST000123", CDMX)]).status_code == 200
         assert publish(world, "IMSS-BIENESTAR", [unit("OCIMB000045", GDL)]).status_code == 200
         yield world
-    finally:
-        service.db.dispose()
 
 
 def test_feed_is_signed_and_verifies_offline(feeds: World) -> None:
