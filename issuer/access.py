@@ -125,6 +125,19 @@ def _parse_date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _require_statement(presentation: Mapping[str, Any], statement: dict[str, Any]) -> None:
+    """The holder signs a statement by making it the presentation's ``id``; anything else is a
+    presentation for something else (``STATEMENT_MISMATCH``)."""
+    if presentation.get("id") != consent_statement_id(statement):
+        shape = ", ".join(f'"{k}": ...' for k in statement if k != "action")
+        raise AccessError(
+            400,
+            "the presentation's id must be consent_statement_id of "
+            f'{{"action": "{statement["action"]}", {shape}}}',
+            "STATEMENT_MISMATCH",
+        )
+
+
 class AccessControl:
     """Grants, orders, decisions and access logs over one :class:`IssuerService`."""
 
@@ -217,13 +230,7 @@ class AccessControl:
         """Record a holder-signed grant; return ``{"grantId", "receipt"}``."""
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         statement = {"action": "consent.grant", "institution": institution, "grant": dict(grant)}
-        if presentation.get("id") != consent_statement_id(statement):
-            raise AccessError(
-                400,
-                "the presentation's id must be consent_statement_id of "
-                '{"action": "consent.grant", "institution": ..., "grant": ...}',
-                "STATEMENT_MISMATCH",
-            )
+        _require_statement(presentation, statement)
         result = self._verify_presentation(
             institution, presentation, now=moment, require_credentials=True
         )
@@ -323,13 +330,7 @@ class AccessControl:
         """Withdraw a grant with the grantor's signed statement; returns when it took effect."""
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         statement = {"action": "consent.withdraw", "grantId": grant_id}
-        if presentation.get("id") != consent_statement_id(statement):
-            raise AccessError(
-                400,
-                'the presentation\'s id must be consent_statement_id of {"action": '
-                '"consent.withdraw", "grantId": ...}',
-                "STATEMENT_MISMATCH",
-            )
+        _require_statement(presentation, statement)
         with self.service.db.read() as session:
             row = session.get(GrantRecord, grant_id)
             if row is None or row.institution_code != institution or row.kind != "consent":
