@@ -318,7 +318,7 @@ class AccessControl:
                 "statusListCredential": receipt_status_list_url(institution, number),
             },
         }
-        return self.service.sign_document(institution, document, now)
+        return self.service.sign_checked(institution, document, now)
 
     def withdraw_consent(
         self,
@@ -377,7 +377,7 @@ class AccessControl:
             valid_from=now, ttl=self.service.settings.status_list_ttl, size=size,
         )  # fmt: skip
         unsigned["credentialSubject"]["encodedList"] = encode_status_bits(bytes(bits))
-        return self.service.sign_document(institution, unsigned, now)
+        return self.service.sign_checked(institution, unsigned, now)
 
     # -- judicial orders ------------------------------------------------------------------------
 

@@ -103,7 +103,7 @@ def publish_feed(
             ],
         },
     }
-    signed = service.sign_document(institution, unsigned, moment)
+    signed = service.sign_checked(institution, unsigned, moment)
     with service.db.transaction() as session:
         row = session.get(UnitFeed, institution)
         if row is None:

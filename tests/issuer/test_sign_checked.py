@@ -1,4 +1,5 @@
-"""``IssuerService.sign_document``: the one way to sign receipts, status lists and unit feeds."""
+"""``IssuerService.sign_checked``: the one public way to sign receipts, receipt status lists and
+unit feeds (and the wallet credential), verified before they leave."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from issuer.access import AccessControl
 from issuer.service import IssuanceCheckError, IssuerService
 from issuer.units import MedicalUnit, publish_feed
 from verifier import decode_multikey, split_proof
@@ -46,4 +48,4 @@ def test_a_wrong_signature_never_leaves(
     with pytest.raises(IssuanceCheckError, match="does not verify"):
         publish_feed(service, "IMSS", [_unit()], now=NOW)
     with pytest.raises(IssuanceCheckError):
-        service.sign_document("IMSS", {"@context": ["https://www.w3.org/ns/credentials/v2"]}, NOW)
+        AccessControl(service).receipt_status_list("IMSS", 1)
