@@ -40,7 +40,7 @@ load: $(STAMP)
 
 ## crash: the long crash-safety profile: 40 SIGKILLs per test, SQLite and PostgreSQL (160 in all)
 crash: $(STAMP)
-	CREDENCIAL_CRASH_ROUNDS=40 $(PY) -m pytest -q tests/issuer/test_crash.py
+	CREDENCIAL_CRASH_ROUNDS=40 $(PY) -m pytest -q -rP tests/issuer/test_crash.py
 
 ## fuzz: the long profiles: 10,000 differential canonicalization cases, 20,000 card fuzz inputs
 fuzz: $(STAMP)

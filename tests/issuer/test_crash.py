@@ -269,6 +269,7 @@ def test_bulk_killed_at_random_points_completes_the_batch_exactly_once(
     argv = ["bulk", str(source), "--institution", "IMSS", "--out", str(out), "--db", database_url]
     poll = Database(database_url)
     kills = runs = 0
+    landed: Counter[str] = Counter()  # where the kills landed
     try:
         while kills < rounds:
             runs += 1
@@ -287,6 +288,11 @@ def test_bulk_killed_at_random_points_completes_the_batch_exactly_once(
                 killed = bulk.kill()
             assert killed or bulk.process.returncode == 0, bulk.output()
             kills += killed
+            if killed:
+                after = _count(poll)
+                landed["before its first new credential"] += after == before
+                landed["after new credentials"] += after > before
+                landed["with every row already issued"] += before == len(rows)
             _check_consistent(database_url)
             _audit_verify(capsys, database_url)
         left = len(rows) - _count(poll)
@@ -317,6 +323,7 @@ def test_bulk_killed_at_random_points_completes_the_batch_exactly_once(
     assert run([*argv, "--cards", "none"]) == 0
     err = capsys.readouterr().err
     assert f"{len(rows)} rows: 0 issued, {len(rows)} already issued, 0 with errors; 0 files" in err
+    print(f"bulk: {kills} kills in {runs} runs: {dict(landed)}")
 
 
 # -- the API: issuance and status changes ---------------------------------------------------------
@@ -551,6 +558,10 @@ def test_server_killed_during_issuance_and_status_changes_loses_nothing(
     stored = _check_consistent(database_url)
     _audit_verify(capsys, database_url)
     sent = [outcome for client in clients for log in client.log.values() for _, outcome in log]
+    print(
+        f"serve: {kills} kills; status changes sent: {dict(Counter(sent))}; "
+        f"credentials issued: {len(stored.credentials)}"
+    )
     assert sent.count("done") + sent.count("refused") >= rounds
     # Every Idempotency-Key has exactly one credential: the one its (last) answer named.
     by_key = {row.idempotency_key: row.id for row in stored.credentials.values()}
