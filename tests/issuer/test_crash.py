@@ -615,3 +615,30 @@ def test_a_key_file_orphaned_by_a_crash_is_adopted_not_a_dead_end(settings: Issu
     finally:
         service.db.dispose()
     _check_consistent(settings.database_url)
+
+
+def test_a_key_file_appears_whole_or_not_at_all(
+    settings: IssuerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while writing a key file: no partial file at the key's path, nothing to adopt."""
+    keys = FileKeyStore(settings.key_dir, settings.key_passphrase.get_secret_value())
+    written: list[Path] = []
+
+    def killed(source: str, _destination: str) -> None:
+        written.append(Path(source))
+        raise KeyboardInterrupt  # stands for the kill: after the write, before the link
+
+    monkeypatch.setattr("issuer.keystore.os.link", killed)
+    with pytest.raises(KeyboardInterrupt):
+        keys.create("IMSS", "key-1")
+    monkeypatch.undo()
+    assert written
+    assert not (settings.key_dir / "imss" / "key-1.pem").exists()
+    service = IssuerService(settings)
+    try:
+        service.bootstrap()  # creates key-1 afresh
+        assert service.active_key("IMSS").verification_method.endswith("#key-1")
+    finally:
+        service.db.dispose()
+    with pytest.raises(FileExistsError):
+        keys.create("IMSS", "key-1")  # an existing key is never replaced
