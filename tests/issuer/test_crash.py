@@ -394,6 +394,8 @@ class _Client(threading.Thread):
             try:
                 status, answer = self._post("/credentials/issue", body, {"Idempotency-Key": key})
             except (OSError, http.client.HTTPException):
+                if self.stop.is_set():  # the test is over (it failed): no more retries
+                    return
                 continue
             if status not in (200, 201):
                 self.failures.append(f"issue {key}: {status} {answer}")
