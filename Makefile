@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench fuzz clean
+.PHONY: run test lint typecheck pytest bench load crash fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ pytest: $(STAMP)
 ## bench: benchmarks, printed as ratios against references measured in the same run
 bench: $(STAMP)
 	$(PY) -m bench
+	$(PY) -m bench.load
+
+## load: the issuer under uvicorn (4 workers) driven by wrk for 60 s per endpoint (skipped without wrk)
+load: $(STAMP)
+	$(PY) -m bench.load
+
+## crash: the long crash-safety profile: 40 SIGKILLs per test, SQLite and PostgreSQL (160 in all)
+crash: $(STAMP)
+	CREDENCIAL_CRASH_ROUNDS=40 $(PY) -m pytest -q -rP tests/issuer/test_crash.py
 
 ## fuzz: the long profiles: 10,000 differential canonicalization cases, 20,000 card fuzz inputs
 fuzz: $(STAMP)

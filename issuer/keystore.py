@@ -9,6 +9,7 @@ the one the settings name (``CREDENCIAL_KEY_BACKEND``).
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -97,9 +98,18 @@ class FileKeyStore:
         pem = pair.private_key.private_bytes(
             Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(self._passphrase)
         )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+        # Written beside it, then linked into place: the key file appears whole or not at all
+        # (a process killed mid-write leaves only a hidden temporary), and never replaces one.
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(pem)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)  # FileExistsError if the key exists
+        finally:
+            os.unlink(temporary)
         self._cache[(institution, key_id)] = pair
         return pair
 

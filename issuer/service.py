@@ -230,7 +230,13 @@ class IssuerService:
             .where(SigningKey.institution_code == institution)
         )
         key_id = f"key-{(count or 0) + 1}"
-        pair = self.keys.create(institution, key_id)
+        try:
+            pair = self.keys.create(institution, key_id)
+        except FileExistsError:
+            # A process killed after writing this key's file but before committing its row:
+            # the key was never published nor used, so it becomes the new key (with no row
+            # for it, nothing else can claim it; a racing process inserting the same row loses).
+            pair = self.keys.load(institution, key_id)
         row = SigningKey(
             institution_code=institution,
             key_id=key_id,

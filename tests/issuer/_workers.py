@@ -23,6 +23,7 @@ from tests.strategies import example_credential
 __all__ = [
     "KEY_PASSPHRASE",
     "change_status_many",
+    "issue_and_change_many",
     "issue_many",
     "make_settings",
     "run_in_processes",
@@ -116,6 +117,44 @@ def change_status_many(
             except ConflictError:
                 outcomes.append((action, "refused"))
         return outcomes
+
+    _work(worker, database_url, key_dir, barrier, results, body)
+
+
+def issue_and_change_many(
+    worker: int,
+    database_url: str,
+    key_dir: str,
+    count: int,
+    changes: Sequence[tuple[str, str]],
+    barrier: _Barrier,
+    results: _Queue,
+) -> None:
+    """Issue ``count`` IMSS credentials with ``changes`` (``(credential id, action)``) in between.
+
+    Payload: ``{"issued": [(id, list number, index), ...], "changes": [(id, action, outcome)]}``,
+    outcome ``done`` or ``refused`` (a change after revocation); anything else fails.
+    """
+    principal = Principal(f"worker-{worker}", "IMSS", frozenset({"issue", "status"}))
+
+    def body(service: IssuerService) -> dict[str, list[tuple[Any, ...]]]:
+        issued: list[tuple[Any, ...]] = []
+        outcomes: list[tuple[Any, ...]] = []
+        pending = list(changes)
+        for step in range(count + len(changes)):
+            if pending and (step % 2 or len(issued) == count):
+                credential_id, action = pending.pop(0)
+                try:
+                    service.change_status(principal, credential_id, StatusAction(action))
+                    outcomes.append((credential_id, action, "done"))
+                except ConflictError:
+                    outcomes.append((credential_id, action, "refused"))
+            else:
+                document = service.issue(principal, example_credential()).document
+                entry = document["credentialStatus"][0]
+                number = int(entry["statusListCredential"].rsplit("/", 1)[1])
+                issued.append((document["id"], number, int(entry["statusListIndex"])))
+        return {"issued": issued, "changes": outcomes}
 
     _work(worker, database_url, key_dir, barrier, results, body)
 

@@ -5,6 +5,7 @@ Every test that takes ``database_url`` or ``service`` runs once per database (se
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -27,7 +28,12 @@ from issuer.audit import AuditProblem, _entry_hash, _fields, append_audit, verif
 from issuer.db import AuditEntry, AuditHead, Base, Credential, Database, StatusEvent, StatusList
 from issuer.migrations import alembic_config
 from issuer.service import IssuerService, Principal, StatusAction
-from tests.issuer._workers import change_status_many, issue_many, run_in_processes
+from tests.issuer._workers import (
+    change_status_many,
+    issue_and_change_many,
+    issue_many,
+    run_in_processes,
+)
 from tests.strategies import example_credential
 from verifier import (
     InMemoryStatusLists,
@@ -530,3 +536,77 @@ def test_concurrent_status_changes_on_one_credential_lose_no_update(
     assert _bit(service.status_list_credential("IMSS", "suspension", 1), index) == last_suspension
     with service.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(StatusEvent)) == len(done)
+
+
+def test_processes_issuing_and_changing_status_at_once_lose_nothing(
+    service: IssuerService,
+) -> None:
+    """Each process issues while it suspends, reinstates and revokes credentials of its own."""
+    workers, per_worker, owned = 3, 8, 3
+    existing = [document["id"] for document in _issue(service, workers * owned)]
+    rng = random.Random(10)
+    plans = []
+    for worker in range(workers):
+        mine = existing[worker * owned : (worker + 1) * owned]
+        toggles = [rng.choice(("suspend", "reinstate")) for _ in range(9)]
+        plan = [(mine[n % owned], action) for n, action in enumerate(toggles)]
+        plans.append([*plan, (mine[0], "revoke"), (mine[0], "suspend")])  # the last is refused
+    url, key_dir = service.settings.database_url, str(service.settings.key_dir)
+
+    payloads = run_in_processes(
+        issue_and_change_many, [(url, key_dir, per_worker, plan) for plan in plans]
+    )
+
+    issued = [tuple(item) for payload in payloads.values() for item in payload["issued"]]
+    assert len(issued) == workers * per_worker
+    with service.db.transaction() as session:
+        rows = {row.id: row for row in session.scalars(select(Credential))}
+        events = session.execute(
+            select(StatusEvent.credential_id, StatusEvent.purpose, StatusEvent.value).order_by(
+                StatusEvent.id
+            )
+        ).all()
+        issue_subjects = Counter(
+            session.scalars(
+                select(AuditEntry.subject).where(AuditEntry.action == "credential.issue")
+            )
+        )
+        assert verify_audit_chain(session) == []
+    # No duplicate index, nothing lost: every credential stored once, at the place it was given.
+    assert set(rows) == set(existing) | {credential_id for credential_id, _, _ in issued}
+    assert {(rows[cid].list_number, rows[cid].status_index) for cid, _, _ in issued} == {
+        (number, index) for _, number, index in issued
+    }
+    assert len({(row.list_number, row.status_index) for row in rows.values()}) == len(rows)
+    assert _lists(service)[1].allocated == len(rows)
+    assert issue_subjects == Counter(set(rows))
+    # No lost update: each credential's events are exactly its owner's accepted changes, in order,
+    # and the stored and served status is the last of them.
+    as_event = {
+        "suspend": ("suspension", True),
+        "reinstate": ("suspension", False),
+        "revoke": ("revocation", True),
+    }
+    accepted: dict[str, list[tuple[str, bool]]] = {cid: [] for cid in existing}
+    for payload in payloads.values():
+        for credential_id, action, outcome in payload["changes"]:
+            revoked_before = as_event["revoke"] in accepted[credential_id]
+            assert outcome == ("refused" if revoked_before else "done")
+            if outcome == "done":
+                accepted[credential_id].append(as_event[action])
+    stored: dict[str, list[tuple[str, bool]]] = {cid: [] for cid in existing}
+    for credential_id, purpose, value in events:
+        stored[credential_id].append((purpose, value))
+    assert stored == accepted
+    revocation = service.status_list_credential("IMSS", "revocation", 1)
+    suspension = service.status_list_credential("IMSS", "suspension", 1)
+    for credential_id, row in rows.items():
+        history = stored.get(credential_id, [])
+        suspended = [value for purpose, value in history if purpose == "suspension"]
+        revoked = ("revocation", True) in history
+        assert (row.revoked_at is not None, row.suspended) == (
+            revoked,
+            bool(suspended and suspended[-1]),
+        )
+        assert _bit(revocation, row.status_index) == revoked
+        assert _bit(suspension, row.status_index) == row.suspended
