@@ -56,6 +56,4 @@ def test_edited_json_text_is_never_valid(
     changed values are refused; only an edit that leaves the same document may verify."""
     text = data.draw(mutated_json_text(json.dumps(credential, ensure_ascii=False)), label="text")
     raw = text.encode("utf-8", "surrogatepass")
-    fuzz_call(
-        _PARSER, lambda: verifier.check(raw, now=NOW), mutated=not parses_to(raw, credential)
-    )
+    fuzz_call(_PARSER, lambda: verifier.check(raw, now=NOW), mutated=not parses_to(raw, credential))
