@@ -237,28 +237,48 @@ def _same_meaning(value: Any) -> st.SearchStrategy[Any]:
     return st.one_of(forms)
 
 
+_PATHS: dict[int, tuple[Any, list[tuple[Any, ...]]]] = {}
+
+
+def _paths_of(root: Any) -> list[tuple[Any, ...]]:
+    """``json_paths(root)[1:]``, computed once per reference document (they are reused)."""
+    held = _PATHS.get(id(root))
+    if held is None or held[0] is not root:
+        held = _PATHS[id(root)] = (root, json_paths(root)[1:])
+    return held[1]
+
+
+def _replaced(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of ``node`` with the node at ``path`` replaced (only the containers on the path
+    are copied; the reference document is untouched)."""
+    if not path:
+        return value
+    copied = copy.copy(node)
+    copied[path[0]] = _replaced(node[path[0]], path[1:], value)
+    return copied
+
+
 @st.composite
 def swapped_node(
     draw: st.DrawFn, document: dict[str, Any], under: tuple[Any, ...] = ()
 ) -> dict[str, Any]:
-    """A deep copy of ``document`` with one node below ``under`` replaced: by hostile JSON, or by
-    a same-meaning rewrite of the node (the mutated document differs from ``document``)."""
-    mutated = copy.deepcopy(document)
-    root: Any = mutated
+    """``document`` with one node below ``under`` replaced: by hostile JSON, or by a
+    same-meaning rewrite of the node (the result differs from ``document``; it shares the
+    untouched subtrees with it, so do not mutate either)."""
+    root: Any = document
     for step in under:
         root = root[step]
-    path = draw(st.sampled_from(json_paths(root)[1:]), label="path")
-    parent: Any = root
-    for step in path[:-1]:
-        parent = parent[step]
-    original = parent[path[-1]]
+    path = draw(st.sampled_from(_paths_of(root)), label="path")
+    original: Any = root
+    for step in path:
+        original = original[step]
     # A proof set of one proof is the same proof (Data Integrity allows a list): hostile only.
     rewrites = hostile_json
     if path != ("proof",):
         rewrites = st.one_of(hostile_json, _same_meaning(original))
     replacement = draw(rewrites.filter(lambda new: new != original), label="replacement")
-    parent[path[-1]] = replacement
-    return mutated
+    result: dict[str, Any] = _replaced(document, (*under, *path), replacement)
+    return result
 
 
 _EDITS = ("replace", "insert", "delete", "truncate", "repeat")
