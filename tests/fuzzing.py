@@ -51,6 +51,7 @@ __all__ = [
     "summary_lines",
     "swapped_node",
     "tamper_record",
+    "time_bound",
 ]
 
 T = TypeVar("T")
@@ -101,7 +102,8 @@ def _alarm(_signum: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def _time_bound() -> Iterator[None]:
+def time_bound() -> Iterator[None]:
+    """Raise :class:`FuzzHang` in the block once it has run for :data:`TIME_LIMIT` seconds."""
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     try:
@@ -141,7 +143,7 @@ def fuzz_call(
     rss_before = _peak_rss_kib()
     started = time.perf_counter()
     try:
-        with _time_bound():
+        with time_bound():
             result: T | BaseException = call()
     except typed as exc:
         result = exc

@@ -483,6 +483,9 @@ MALFORMED_CASES = {
         state="compromised"
     ),
     "unknown key state": lambda s: s["institutions"][0]["keys"][0].update(state="lost"),
+    # found by the fuzzer (tests/fuzz): an unhashable state was a TypeError, not a refusal
+    "key state a list": lambda s: s["institutions"][0]["keys"][0].update(state=["active"]),
+    "key state an object": lambda s: s["institutions"][0]["keys"][0].update(state={}),
     "status list path escapes the folder": lambda s: s["institutions"][0]["statusLists"].append(
         {"url": "https://x.mx/1", "sha256": "0" * 64, "path": "../etc/passwd"}
     ),
