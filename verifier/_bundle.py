@@ -134,8 +134,8 @@ def valid_signers(
     for entry in signatures:
         if not isinstance(entry, Mapping):
             continue
-        key = by_id.get(entry.get("keyid"))  # type: ignore[arg-type]
-        sig = entry.get("sig")
+        keyid, sig = entry.get("keyid"), entry.get("sig")
+        key = by_id.get(keyid) if isinstance(keyid, str) else None
         if key is None or not isinstance(sig, str):
             continue
         try:

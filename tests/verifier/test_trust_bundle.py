@@ -505,6 +505,15 @@ def test_malformed_bundles_are_refused(keys: Keys, name: str) -> None:
     assert caught.value.code is ReasonCode.TRUST_BUNDLE_INVALID
 
 
+@pytest.mark.parametrize("keyid", [["a1"], {"id": "a1"}, 1, None])
+def test_a_signature_with_a_malformed_keyid_counts_for_nothing(keys: Keys, keyid: Any) -> None:
+    """Found by the fuzzer (tests/fuzz): an unhashable keyid was a TypeError, not a refusal."""
+    document = sign_bundle(_spec(keys).signed(), keys.signers(["a1", "a2"]))
+    document["signatures"][0]["keyid"] = keyid
+    with pytest.raises(TrustBundleError, match="1 valid signature"):
+        load_trust_bundle(document, trusted_anchors=keys.anchors_a)
+
+
 def test_not_json_is_refused(keys: Keys) -> None:
     with pytest.raises(TrustBundleError):
         load_trust_bundle(b"{not json", trusted_anchors=keys.anchors_a)
