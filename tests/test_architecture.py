@@ -142,6 +142,9 @@ PUBLIC_API = {
     "AnchorKey", "AnchorSet", "BundleInstitution", "BundleStatusList", "BundleStatusLists",
     "TrustBundle", "TrustBundleError", "TrustDir", "TrustState", "bundle_signing_bytes",
     "encode_bundle_signature", "load_trust_bundle",
+    "PRESENTATION_TYPE", "ChallengeStore", "InMemoryChallengeStore", "PresentationError",
+    "PresentationResult", "PresentationVerifier", "create_presentation",
+    "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",
 }  # fmt: skip
 
 

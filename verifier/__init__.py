@@ -31,6 +31,11 @@ from ._card import (
 )
 from ._contexts import CREDENTIALS_V2_URL, ContextLoader, bundled_contexts, load_context_file
 from ._datamodel import check_credential, is_url, issuer_id, validity_period
+from ._didkey import (
+    did_key_from_public_key,
+    did_key_verification_method,
+    public_key_from_did_key,
+)
 from ._errors import (
     CardEncodingError,
     CardFormatError,
@@ -45,6 +50,7 @@ from ._errors import (
     InvalidCredentialError,
     KeyFormatError,
     PolicyError,
+    PresentationError,
     ProofError,
     ReasonCode,
     SchemaError,
@@ -69,6 +75,14 @@ from ._multibase import (
     encode_multikey,
 )
 from ._policy import AllOf, AnyOf, Policy, RequireIssuer, RequireType, UnsafeNoOp
+from ._presentation import (
+    PRESENTATION_TYPE,
+    ChallengeStore,
+    InMemoryChallengeStore,
+    PresentationResult,
+    PresentationVerifier,
+    create_presentation,
+)
 from ._proof import (
     CRYPTOSUITE,
     PROOF_TYPE,
@@ -101,6 +115,7 @@ __all__ = [
     "INSTITUTION_CODES",
     "MAX_CARD_TEXT",
     "MIN_STATUS_LIST_BITS",
+    "PRESENTATION_TYPE",
     "PROOF_TYPE",
     "AllOf",
     "AnchorKey",
@@ -111,6 +126,7 @@ __all__ = [
     "BundleStatusLists",
     "CardEncodingError",
     "CardFormatError",
+    "ChallengeStore",
     "ContextError",
     "ContextLoader",
     "Coverage",
@@ -121,6 +137,7 @@ __all__ = [
     "DataLossError",
     "DataModelError",
     "HealthCoverageCredential",
+    "InMemoryChallengeStore",
     "InMemoryStatusLists",
     "IndeterminateError",
     "InputError",
@@ -129,6 +146,9 @@ __all__ = [
     "Language",
     "Policy",
     "PolicyError",
+    "PresentationError",
+    "PresentationResult",
+    "PresentationVerifier",
     "ProofError",
     "ProofParts",
     "Reason",
@@ -158,6 +178,7 @@ __all__ = [
     "bundled_contexts",
     "canonicalize",
     "check_credential",
+    "create_presentation",
     "create_proof",
     "curp_check_digit",
     "decode_card",
@@ -165,6 +186,8 @@ __all__ = [
     "decode_multibase",
     "decode_multikey",
     "decode_status_bits",
+    "did_key_from_public_key",
+    "did_key_verification_method",
     "encode_bundle_signature",
     "encode_card",
     "encode_card_bytes",
@@ -182,6 +205,7 @@ __all__ = [
     "load_trust_bundle",
     "parse_datetime",
     "parse_health_coverage_credential",
+    "public_key_from_did_key",
     "reason_summary",
     "split_proof",
     "status_bit",

@@ -100,6 +100,13 @@ class ReasonCode(StrEnum):
     TRUST_BUNDLE_EXPIRED = "TRUST_BUNDLE_EXPIRED"
     CLOCK_BEHIND = "CLOCK_BEHIND"
     STATUS_LIST_NOT_IN_BUNDLE = "STATUS_LIST_NOT_IN_BUNDLE"
+    PRESENTATION_MALFORMED = "PRESENTATION_MALFORMED"
+    HOLDER_MISMATCH = "HOLDER_MISMATCH"
+    HOLDER_BINDING_MISSING = "HOLDER_BINDING_MISSING"
+    CHALLENGE_UNKNOWN = "CHALLENGE_UNKNOWN"
+    CHALLENGE_EXPIRED = "CHALLENGE_EXPIRED"
+    CHALLENGE_REUSED = "CHALLENGE_REUSED"
+    DOMAIN_MISMATCH = "DOMAIN_MISMATCH"
 
     @property
     def problem_type(self) -> str:
@@ -140,6 +147,11 @@ _PROBLEM_TYPES: dict[ReasonCode, str] = {
     ReasonCode.STATUS_LIST_INVALID: _BSL + "STATUS_VERIFICATION_ERROR",
     ReasonCode.STATUS_LIST_NOT_IN_BUNDLE: _BSL + "STATUS_VERIFICATION_ERROR",
     ReasonCode.KEY_COMPROMISED: _VCDM + "CRYPTOGRAPHIC_SECURITY_ERROR",
+    ReasonCode.PRESENTATION_MALFORMED: _VCDM + "MALFORMED_VALUE_ERROR",
+    ReasonCode.DOMAIN_MISMATCH: _DI + "INVALID_DOMAIN_ERROR",
+    ReasonCode.CHALLENGE_UNKNOWN: _DI + "INVALID_CHALLENGE_ERROR",
+    ReasonCode.CHALLENGE_EXPIRED: _DI + "INVALID_CHALLENGE_ERROR",
+    ReasonCode.CHALLENGE_REUSED: _DI + "INVALID_CHALLENGE_ERROR",
 }
 
 
@@ -242,6 +254,12 @@ class PolicyError(InvalidCredentialError):
     """A verifier policy refused an otherwise authentic credential."""
 
     default_code = ReasonCode.POLICY_REJECTED
+
+
+class PresentationError(InvalidCredentialError):
+    """A presentation's own checks failed: holder proof, challenge, domain or holder binding."""
+
+    default_code = ReasonCode.PRESENTATION_MALFORMED
 
 
 class IndeterminateError(CredencialError):

@@ -135,6 +135,34 @@ _REASONS: dict[ReasonCode, tuple[str, str]] = {
         "La lista de estado guardada no es la del paquete de confianza; sincronice el verificador.",
         "The held status list is not the one in the trust bundle; sync the verifier.",
     ),
+    ReasonCode.PRESENTATION_MALFORMED: (
+        "La presentación de la cartera no es válida o su firma no corresponde al titular.",
+        "The wallet presentation is not valid or its signature is not the holder's.",
+    ),
+    ReasonCode.HOLDER_MISMATCH: (
+        "La credencial pertenece a otra persona: no la presenta su titular.",
+        "The credential belongs to someone else: it is not presented by its holder.",
+    ),
+    ReasonCode.HOLDER_BINDING_MISSING: (
+        "La credencial no está vinculada a una cartera; use la tarjeta con una identificación.",
+        "The credential is not bound to a wallet; use the card with an ID document.",
+    ),
+    ReasonCode.CHALLENGE_UNKNOWN: (
+        "La presentación no responde a una solicitud de este verificador.",
+        "The presentation does not answer a request from this verifier.",
+    ),
+    ReasonCode.CHALLENGE_EXPIRED: (
+        "La solicitud de presentación caducó: pida a la persona que la presente de nuevo.",
+        "The presentation request expired: ask the person to present again.",
+    ),
+    ReasonCode.CHALLENGE_REUSED: (
+        "Esta presentación ya se usó: puede ser una copia.",
+        "This presentation was already used: it may be a replay.",
+    ),
+    ReasonCode.DOMAIN_MISMATCH: (
+        "La presentación se hizo para otro verificador.",
+        "The presentation was made for another verifier.",
+    ),
 }
 
 _VERDICTS: dict[str, tuple[str, str]] = {
