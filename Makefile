@@ -33,11 +33,13 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-## fuzz: the long profiles: 10,000 differential canonicalization cases, 20,000 card fuzz inputs
+## fuzz: the long profiles (100,000 inputs per parser, 10,000 differential canonicalization
+## cases) and the whole tamper sweeps; prints inputs, crashes and VALID-on-mutated per parser
 fuzz: $(STAMP)
-	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=20000 \
+	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=100000 \
+	CREDENCIAL_TAMPER_SAMPLE=1 \
 		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py \
-		tests/verifier/test_hostile_json.py
+		tests/verifier/test_hostile_json.py tests/fuzz
 
 clean:
 	rm -rf $(VENV) demo var/demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -514,6 +514,17 @@ def test_a_signature_with_a_malformed_keyid_counts_for_nothing(keys: Keys, keyid
         load_trust_bundle(document, trusted_anchors=keys.anchors_a)
 
 
+def test_a_lone_surrogate_is_refused(keys: Keys) -> None:
+    """JSON "\\ud800" is not Unicode text: a TrustBundleError, not a UnicodeEncodeError (found by
+    the bundle fuzzer), whether the bundle comes as text or already parsed."""
+    signed = _spec(keys).signed()
+    signed["institutions"][0]["name"] += "\ud800"
+    document = {"signed": signed, "signatures": []}
+    for form in (document, json.dumps(document), json.dumps(document).encode()):
+        with pytest.raises(TrustBundleError, match="not valid Unicode"):
+            load_trust_bundle(form, trusted_anchors=keys.anchors_a)
+
+
 def test_not_json_is_refused(keys: Keys) -> None:
     with pytest.raises(TrustBundleError):
         load_trust_bundle(b"{not json", trusted_anchors=keys.anchors_a)
