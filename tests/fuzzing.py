@@ -262,10 +262,15 @@ def _replaced(node: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 @st.composite
 def swapped_node(
-    draw: st.DrawFn, document: dict[str, Any], under: tuple[Any, ...] = ()
+    draw: st.DrawFn,
+    document: dict[str, Any],
+    under: tuple[Any, ...] = (),
+    *,
+    hostile: bool = True,
+    same_meaning: bool = True,
 ) -> dict[str, Any]:
-    """``document`` with one node below ``under`` replaced: by hostile JSON, or by a
-    same-meaning rewrite of the node (the result differs from ``document``; it shares the
+    """``document`` with one node below ``under`` replaced: by ``hostile`` JSON, or by a
+    ``same_meaning`` rewrite of the node (the result differs from ``document``; it shares the
     untouched subtrees with it, so do not mutate either)."""
     root: Any = document
     for step in under:
@@ -275,9 +280,10 @@ def swapped_node(
     for step in path:
         original = original[step]
     # A proof set of one proof is the same proof (Data Integrity allows a list): hostile only.
-    rewrites = hostile_json
-    if path != ("proof",):
-        rewrites = st.one_of(hostile_json, _same_meaning(original))
+    same_meaning = same_meaning and path != ("proof",)
+    rewrites = st.one_of(
+        [hostile_json] * (hostile or not same_meaning) + [_same_meaning(original)] * same_meaning
+    )
     replacement = draw(rewrites.filter(lambda new: new != original), label="replacement")
     result: dict[str, Any] = _replaced(document, (*under, *path), replacement)
     return result
