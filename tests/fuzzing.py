@@ -233,7 +233,7 @@ def _same_meaning(value: Any) -> st.SearchStrategy[Any]:
 
     (Reordering an unordered array, such as the two ``credentialStatus`` entries, is not here: it
     is the same RDF *and* the same entries, each still checked, so it rightly verifies.)"""
-    forms = [st.just([value])]
+    forms: list[st.SearchStrategy[Any]] = [st.just([value])]
     if isinstance(value, str):
         forms += [st.just({"@value": value}), st.just({"id": value}), st.just({"@id": value})]
     return st.one_of(forms)
