@@ -26,6 +26,7 @@ from tests.strategies import example_credential
 from verifier import (
     CredencialError,
     PresentationVerifier,
+    ReasonCode,
     Verdict,
     Verifier,
     create_presentation,
@@ -153,3 +154,22 @@ def test_hostile_credential_signed_by_the_holder_is_never_valid(
     except CredencialError:
         return  # the holder's library refuses to sign it (e.g. data JSON-LD would drop)
     fuzz_call(_PARSER, _check(checker, signed), mutated=True)
+
+
+# -- what the fuzzer found ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("context", ["", ["https://www.w3.org/ns/credentials/v2", {"@base": ""}]])
+def test_embedded_credential_with_a_bad_base_iri_is_invalid_not_a_crash(
+    checker: PresentationVerifier, presentation: dict[str, Any], context: Any
+) -> None:
+    """``"@context": ""`` inside the embedded credential made pyld's IRI resolver raise a bare
+    ValueError while the presentation was canonicalized (before any signature check)."""
+    tampered = {
+        **presentation,
+        "verifiableCredential": [dict(presentation["verifiableCredential"][0])],
+    }
+    tampered["verifiableCredential"][0]["@context"] = context
+    result = fuzz_call(_PARSER, _check(checker, tampered), mutated=True)
+    assert getattr(result, "verdict", None) is Verdict.INVALID
+    assert [reason.code for reason in result.reasons] == [ReasonCode.DATA_LOSS]  # type: ignore[union-attr]
