@@ -37,7 +37,7 @@ bench: $(STAMP)
 ## cases) and the whole tamper sweeps; prints inputs, crashes and VALID-on-mutated per parser
 fuzz: $(STAMP)
 	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=100000 \
-	CREDENCIAL_TAMPER_SAMPLE=1 \
+	CREDENCIAL_TAMPER_SAMPLE=1 CREDENCIAL_FUZZ_API_SHARE=0.1 \
 		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py \
 		tests/verifier/test_hostile_json.py tests/fuzz
 

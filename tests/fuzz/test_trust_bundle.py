@@ -172,7 +172,7 @@ def test_tampered_delta_never_rebuilds_other_bytes(
 
 @_settings(0.35)
 @given(
-    delta=st.one_of(hostile_json, st.dictionaries(st.text(max_size=10), hostile_json, max_size=6)),
+    delta=st.one_of(hostile_json, st.dictionaries(st.text(max_size=10), hostile_json, max_size=4)),
 )
 def test_fuzz_arbitrary_delta_documents(delta_case: dict[str, Any], delta: Any) -> None:
     fuzz_call(
