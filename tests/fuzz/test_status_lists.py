@@ -76,7 +76,7 @@ _encoded_lists = st.one_of(
 )
 
 
-@_settings(0.55)
+@_settings(0.62)
 @given(encoded=_encoded_lists)
 def test_fuzz_encoded_list(encoded: Any) -> None:
     """Any ``encodedList``: the bits, or an IndeterminateError (never a crash or a bomb)."""
@@ -174,7 +174,7 @@ def test_respelled_signed_status_list_is_read_as_signed_or_refused(
     assert getattr(result, "verdict", None) in {Verdict.VALID, Verdict.INDETERMINATE}
 
 
-@_settings(0.15)
+@_settings(0.08)
 @given(
     document=st.dictionaries(
         st.sampled_from(["@context", "id", "type", "issuer", "validFrom", "credentialSubject"])
