@@ -41,5 +41,10 @@ fuzz: $(STAMP)
 		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py \
 		tests/verifier/test_hostile_json.py tests/fuzz
 
+## desk-screenshot: the browser tests of the front-desk page; refreshes docs/img/desk-valid.png
+.PHONY: desk-screenshot
+desk-screenshot: $(STAMP)
+	CREDENCIAL_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/desk/test_desk_browser.py
+
 clean:
 	rm -rf $(VENV) demo var/demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

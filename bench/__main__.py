@@ -125,6 +125,9 @@ def main() -> None:
     from bench.national import main as national_main  # 130M-entry status snapshot (issue 5)
 
     national_main()
+    from bench.hsm import main as hsm_main  # signing in a PKCS#11 token (bench/hsm.py)
+
+    hsm_main()
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ __all__ = [
     "CREDENTIAL_ID_PATTERN",
     "EXAMPLE_CARD",
     "EXAMPLE_CREDENTIAL",
+    "EXAMPLE_PRESENTATION",
     "EXAMPLE_SUBJECT",
     "IDEMPOTENCY_KEY_PATTERN",
+    "ChallengeRequest",
+    "ChallengeResponse",
     "ClientRequest",
     "ClientResponse",
     "CredentialResponse",
@@ -38,11 +41,11 @@ __all__ = [
     "IssueResponse",
     "KeyListResponse",
     "PresentationVerificationResponse",
+    "PresentationVerifyOptions",
     "Problem",
     "RotateKeyResponse",
     "StatusRequest",
     "StatusResponse",
-    "VerifiablePresentation",
     "VerificationMethod",
     "VerificationReason",
     "VerificationResponse",
@@ -442,35 +445,44 @@ class VerifyCredentialRequest(_Request):
     options: VerifyOptions = Field(default_factory=VerifyOptions)
 
 
-class VerifiablePresentation(BaseModel):
-    """A VerifiablePresentation: its credentials are verified; the rest is not read yet."""
+class PresentationVerifyOptions(BaseModel):
+    """Options of ``POST /presentations/verify``: the domain the presentation must be made for."""
 
     model_config = ConfigDict(extra="allow")
 
-    type: str | list[str]
-    verifiable_credential: _VerifiableCredential | list[_VerifiableCredential] = Field(
-        alias="verifiableCredential"
+    domain: str = Field(
+        min_length=1,
+        max_length=255,
+        description="The verifier's domain: the one its challenge was issued for "
+        "(`POST /challenges`) and the presentation's proof names.",
+    )
+    challenge: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="If given, the proof's challenge must be this one.",
     )
 
-    @field_validator("type")
-    @classmethod
-    def _is_presentation(cls, value: str | list[str]) -> str | list[str]:
-        types = [value] if isinstance(value, str) else value
-        if "VerifiablePresentation" not in types:
-            raise ValueError("must include VerifiablePresentation")
-        return value
 
-    @field_validator("verifiable_credential")
-    @classmethod
-    def _some_credentials(cls, value: Any) -> Any:
-        if isinstance(value, list) and not 1 <= len(value) <= 16:
-            raise ValueError("a presentation carries 1 to 16 credentials")
-        return value
-
-    def credentials(self) -> list[dict[str, Any] | str]:
-        """The presented credentials, as a list."""
-        value = self.verifiable_credential
-        return list(value) if isinstance(value, list) else [value]
+#: A presentation as a wallet sends it (shape only; the signature is a placeholder).
+EXAMPLE_PRESENTATION: dict[str, Any] = {
+    "@context": [CREDENTIALS_V2_URL],
+    "type": ["VerifiablePresentation"],
+    "holder": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+    "verifiableCredential": [EXAMPLE_CREDENTIAL],
+    "proof": {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": "2026-02-01T10:00:00Z",
+        "verificationMethod": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+        "#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "proofPurpose": "authentication",
+        "challenge": "kN3Zb0oJw8e2mXq1vYt5Ag",
+        "domain": "https://hospital.example.gob.mx",
+        "proofValue": "z3FXQjecWufY46yg5abdVZsXqLhxhueuSoZgNSARiKBk9czhSePTFehP8c3PGfb6a22gkfUKKn"
+        "Cmmb8quyTRvzWk",
+    },
+}
 
 
 class VerifyPresentationRequest(_Request):
@@ -480,18 +492,37 @@ class VerifyPresentationRequest(_Request):
         json_schema_extra={
             "examples": [
                 {
-                    "verifiablePresentation": {
-                        "@context": [CREDENTIALS_V2_URL],
-                        "type": ["VerifiablePresentation"],
-                        "verifiableCredential": [EXAMPLE_CREDENTIAL],
-                    }
+                    "verifiablePresentation": EXAMPLE_PRESENTATION,
+                    "options": {
+                        "domain": "https://hospital.example.gob.mx",
+                        "challenge": "kN3Zb0oJw8e2mXq1vYt5Ag",
+                    },
                 }
             ]
         }
     )
 
-    verifiable_presentation: VerifiablePresentation = Field(alias="verifiablePresentation")
-    options: VerifyOptions = Field(default_factory=VerifyOptions)
+    verifiable_presentation: dict[str, Any] = Field(alias="verifiablePresentation")
+    options: PresentationVerifyOptions
+
+
+class ChallengeRequest(_Request):
+    """``POST /challenges``: a challenge for presentations made for ``domain``."""
+
+    domain: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The verifier's domain, e.g. https://hospital.example.gob.mx",
+    )
+
+
+class ChallengeResponse(BaseModel):
+    """A fresh single-use challenge."""
+
+    challenge: str
+    domain: str
+    expires: str
 
 
 class VerificationReason(BaseModel):
@@ -528,7 +559,8 @@ class VerificationResponse(BaseModel):
 
 
 class PresentationVerificationResponse(BaseModel):
-    """The verdict on each presented credential, and on the whole (the worst of them)."""
+    """The verdict on a presentation: the holder's proof, challenge, domain, holder binding, and
+    each presented credential (200 only when VALID; otherwise a 400 problem with these)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -536,6 +568,7 @@ class PresentationVerificationResponse(BaseModel):
                 {
                     "verified": True,
                     "verdict": "VALID",
+                    "holder": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
                     "reasons": [],
                     "credentialResults": [
                         {
@@ -546,11 +579,8 @@ class PresentationVerificationResponse(BaseModel):
                             "checkedAt": "2026-02-01T10:00:00Z",
                         }
                     ],
-                    "presentationProofChecked": False,
-                    "warnings": [
-                        "the presentation's own proof (holder binding) is not checked yet; "
-                        "each credential is verified on its own"
-                    ],
+                    "presentationProofChecked": True,
+                    "checkedAt": "2026-02-01T10:00:00Z",
                 }
             ]
         }
@@ -558,10 +588,11 @@ class PresentationVerificationResponse(BaseModel):
 
     verified: bool
     verdict: Literal["VALID", "INVALID", "INDETERMINATE"]
+    holder: str | None = Field(description="The holder's did:key, once its proof verified.")
     reasons: list[VerificationReason]
     credential_results: list[VerificationResponse] = Field(alias="credentialResults")
-    presentation_proof_checked: Literal[False] = Field(alias="presentationProofChecked")
-    warnings: list[str]
+    presentation_proof_checked: Literal[True] = Field(alias="presentationProofChecked")
+    checked_at: str = Field(alias="checkedAt")
 
 
 # -- administration -------------------------------------------------------------------------------
@@ -632,7 +663,9 @@ class ClientRequest(_Request):
     )
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    scopes: list[Literal["issue", "status", "admin"]] = Field(min_length=1, max_length=3)
+    scopes: list[Literal["issue", "status", "admin", "records", "legal", "dpo", "units"]] = Field(
+        min_length=1, max_length=7
+    )
 
 
 class ClientResponse(BaseModel):

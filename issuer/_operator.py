@@ -37,7 +37,7 @@ OPERATOR_COMMANDS = frozenset({"bulk", "status", "status-lists", "audit", "clien
 _EXIT_USAGE, _EXIT_INTERRUPTED = 64, 130
 # Mirrors of issuer.service.SCOPES and StatusAction and of issuer.bulk.CARD_OUTPUTS (a test keeps
 # them equal), so that building the parser does not import SQLAlchemy.
-_SCOPES = frozenset({"issue", "status", "admin"})
+_SCOPES = frozenset({"issue", "status", "admin", "records", "legal", "dpo", "units"})
 _ACTIONS = ("suspend", "reinstate", "revoke")
 _CARDS = ("png", "pdf", "none")  # issuer.bulk.CARD_OUTPUTS
 
@@ -67,15 +67,15 @@ def _shown(url: str) -> str:
 def build_service(db: str | None = None, *, bootstrap: bool = True) -> IssuerService:
     """The issuer service from settings (env ``CREDENCIAL_*``), ``--db`` overriding the database.
 
-    Requires ``CREDENCIAL_KEY_PASSPHRASE``. With ``bootstrap`` the schema is migrated and every
-    institution gets a key if it has none.
+    Requires ``CREDENCIAL_KEY_PASSPHRASE`` with file keys (the default; an HSM needs its PIN).
+    With ``bootstrap`` the schema is migrated and every institution gets a key if it has none.
     """
     from .service import IssuerService
     from .settings import IssuerSettings
 
     settings = IssuerSettings()
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
-    if not settings.key_passphrase.get_secret_value():
+    if settings.key_backend == "file" and not settings.key_passphrase.get_secret_value():
         raise OperatorError(
             "set CREDENCIAL_KEY_PASSPHRASE: the passphrase that encrypts the institution keys"
         )

@@ -36,7 +36,9 @@ Runner = Callable[[FastAPI, str, int], None]
 def _uvicorn(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # No "Server: uvicorn" header. The client address and scheme come from X-Forwarded-For and
+    # X-Forwarded-Proto only when a TLS proxy on FORWARDED_ALLOW_IPS (default 127.0.0.1) sets them.
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 def demo_settings(directory: Path, host: str, port: int) -> IssuerSettings:
@@ -108,7 +110,7 @@ def serve(
     try:
         service.bootstrap()
         app = create_app(settings, service)
-        shown = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host  # noqa: S104
+        shown = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host  # noqa: S104 - compared, not bound
         base_url = f"http://{shown}:{settings.port}"
         print(f"credencial issuer API: {base_url}  (docs: {base_url}/docs)")
         if demo:

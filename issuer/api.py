@@ -40,18 +40,23 @@ from verifier import (
     CREDENTIALS_V2_URL,
     CoverageSubject,
     Language,
+    PresentationResult,
+    PresentationVerifier,
     Reason,
     ReasonCode,
     Verdict,
     VerificationResult,
     Verifier,
     encode_card,
+    format_datetime,
 )
 
 from ._api_models import (
     CREDENTIAL_ID_PATTERN,
     EXAMPLE_SUBJECT,
     IDEMPOTENCY_KEY_PATTERN,
+    ChallengeRequest,
+    ChallengeResponse,
     ClientRequest,
     ClientResponse,
     CredentialResponse,
@@ -70,7 +75,9 @@ from ._api_models import (
     VerifyPresentationRequest,
 )
 from ._card_render import card_pdf, card_png
+from ._hardening import harden
 from ._institutions import INSTITUTIONS
+from .challenges import ChallengeLimitError, DatabaseChallengeStore
 from .service import IssuerService, NotFoundError, Principal, ServiceError
 from .settings import IssuerSettings
 
@@ -93,11 +100,6 @@ _MAX_DEPTH = 32
 #: What an API key can look like (``client_id.secret``, URL-safe characters); else 401 at once.
 _API_KEY = re.compile(r"[A-Za-z0-9_.~+/=-]{3,256}")
 _CHECKS = ("proof", "validityPeriod", "credentialStatus")
-_SEVERITY = {Verdict.VALID: 0, Verdict.INDETERMINATE: 1, Verdict.INVALID: 2}
-_PRESENTATION_WARNING = (
-    "the presentation's own proof (holder binding) is not checked yet; "
-    "each credential is verified on its own"
-)
 
 _DESCRIPTION = __doc__.split("\n\n", 2)[2] if __doc__ else ""
 
@@ -681,40 +683,98 @@ def verify_credential(body: VerifyCredentialRequest, service: ServiceDep, lang: 
     return data
 
 
+def _challenge_store(service: IssuerService) -> DatabaseChallengeStore:
+    return DatabaseChallengeStore(service.db)
+
+
+@router.post(
+    "/challenges",
+    tags=["verifying"],
+    summary="A single-use challenge for a holder presentation (VC API)",
+    status_code=201,
+    response_model=ChallengeResponse,
+    responses={
+        503: {"model": Problem, "description": "Too many challenges outstanding"},
+        **_problems(400, 413, 422),
+    },
+)
+def create_challenge(body: ChallengeRequest, service: ServiceDep, response: Response) -> Any:
+    """A fresh challenge for presentations made for `domain`, valid 5 minutes, usable once
+    (the wallet puts it in its presentation's proof). No auth."""
+    now = datetime.now(UTC)
+    store = _challenge_store(service)
+    try:
+        challenge = store.issue(body.domain, now)
+    except ChallengeLimitError as exc:
+        return problem_response(503, str(exc), code="TOO_MANY_CHALLENGES")
+    response.headers["Cache-Control"] = "no-store"
+    return {
+        "challenge": challenge,
+        "domain": body.domain,
+        "expires": format_datetime(now + store.lifetime),
+    }
+
+
+def _presentation_check(
+    service: IssuerService, presentation: dict[str, Any], domain: str
+) -> PresentationResult:
+    checker = PresentationVerifier(service.verifier(), _challenge_store(service))
+    now = datetime.now(UTC)
+    refusal = None
+    if _depth(presentation) > _MAX_DEPTH:
+        refusal = f"JSON nested deeper than {_MAX_DEPTH} levels"
+    else:
+        try:
+            return checker.check(presentation, domain=domain, now=now)
+        except RecursionError:
+            refusal = "JSON nested too deeply"
+    reason = Reason(ReasonCode.MALFORMED_INPUT, refusal)
+    return PresentationResult(Verdict.INVALID, (reason,), None, (), None, now)
+
+
 @router.post(
     "/presentations/verify",
     tags=["verifying"],
-    summary="Verify the credentials of a presentation (VC API)",
+    summary="Verify a holder's presentation (VC API): holder proof, challenge, domain, binding",
     response_model=PresentationVerificationResponse,
     responses={**_VERIFY_400, **_problems(413, 422)},
 )
 def verify_presentation(
     body: VerifyPresentationRequest, service: ServiceDep, lang: Lang = "es"
 ) -> Any:
-    """Verify each credential of a VerifiablePresentation; the verdict is the worst of theirs.
-
-    The presentation's own proof (holder binding, challenge, domain) is **not checked yet**
-    (`presentationProofChecked: false`); holder signatures come in a later version. No auth.
-    """
-    verifier = service.verifier()
-    results = [_check(verifier, item) for item in body.verifiable_presentation.credentials()]
-    verdict = max((r.verdict for r in results), key=_SEVERITY.__getitem__)
-    per_credential = [_result_json(r, lang) for r in results]
-    reasons = [
+    """Verify a VerifiablePresentation signed by its holder's did:key (`proofPurpose`
+    `authentication`): the proof's `domain` must be `options.domain`, its `challenge` one issued
+    by `POST /challenges` for that domain and not used before (a replay is refused), it must be
+    fresh (5 minutes), and every credential must verify and name the holder as its subject.
+    200 only when VALID. No auth."""
+    presentation = body.verifiable_presentation
+    proof = presentation.get("proof")
+    if body.options.challenge is not None and (
+        not isinstance(proof, dict) or proof.get("challenge") != body.options.challenge
+    ):
+        reason = Reason(
+            ReasonCode.CHALLENGE_UNKNOWN, "the proof's challenge is not options.challenge"
+        )
+        result = PresentationResult(Verdict.INVALID, (reason,), None, (), None, datetime.now(UTC))
+    else:
+        result = _presentation_check(service, presentation, body.options.domain)
+    per_credential = [_result_json(r, lang) for r in result.credentials]
+    reasons = [reason.to_json(lang) for reason in result.reasons] + [
         {**reason, "detail": f"credential {i}: {reason['detail']}"}
         for i, item in enumerate(per_credential)
         for reason in item["reasons"]
     ]
     data = {
-        "verified": verdict is Verdict.VALID,
-        "verdict": verdict.value,
+        "verified": result.is_valid,
+        "verdict": result.verdict.value,
+        "holder": result.holder,
         "reasons": reasons,
         "credentialResults": per_credential,
-        "presentationProofChecked": False,
-        "warnings": [_PRESENTATION_WARNING],
+        "presentationProofChecked": True,
+        "checkedAt": format_datetime(result.checked_at),
     }
-    if verdict is not Verdict.VALID:
-        return _not_verified(verdict, reasons, data)
+    if not result.is_valid:
+        return _not_verified(result.verdict, reasons, data)
     return data
 
 
@@ -947,6 +1007,17 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
     )
     app.state.service = service or IssuerService(settings)
     app.include_router(router)
+    from .oid4vci import router as oid4vci_router  # imports this module: included late
+
+    app.include_router(oid4vci_router)
+    from . import biometrics, consent, records, units  # routes on this module's dependencies
+
+    app.include_router(biometrics.router)
+
+    app.include_router(consent.router)
+    app.include_router(records.router)
+    app.include_router(units.router)
     _install_error_handlers(app)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    harden(app, settings, problem=problem_response)  # outermost: headers, CORS, auth limits
     return app

@@ -1,7 +1,9 @@
-"""Institution signing keys: a signer interface, and file keys encrypted at rest.
+"""Institution signing keys: the key store interface, and file keys encrypted at rest.
 
-The private key never leaves the key store: callers get a :class:`verifier.Signer`. The PKCS#11
-(HSM) backend implements the same interface in a later issue.
+The private key never leaves the key store: callers get a :class:`verifier.Signer`. Two stores
+implement :class:`KeyStore`: :class:`FileKeyStore` (the default) and
+:class:`issuer.hsm.Pkcs11KeyStore` (keys generated in an HSM token); :func:`open_keystore` picks
+the one the settings name (``CREDENCIAL_KEY_BACKEND``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -22,7 +25,40 @@ from verifier import KeyFormatError, Signer
 
 from ._keys import Ed25519KeyPair
 
-__all__ = ["FileKeyStore", "KeyHandle"]
+if TYPE_CHECKING:
+    from .settings import IssuerSettings
+
+__all__ = ["FileKeyStore", "KeyHandle", "KeyStore", "StoredKey", "open_keystore"]
+
+
+class StoredKey(Protocol):
+    """An institution key as a store hands it out: its public key, and a way to sign."""
+
+    @property
+    def public_key_multibase(self) -> str:
+        """The public key as a Multikey value (``z6Mk...``)."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """The 64-byte Ed25519 signature of ``data``."""
+        ...
+
+
+class KeyStore(Protocol):
+    """Where institution keys are created and used; ``backend`` is recorded with each key."""
+
+    @property
+    def backend(self) -> str:
+        """``file`` or ``pkcs11`` (the ``signing_keys.backend`` column)."""
+        ...
+
+    def create(self, institution: str, key_id: str) -> StoredKey:
+        """Generate and store a new key; never overwrites an existing one."""
+        ...
+
+    def load(self, institution: str, key_id: str) -> StoredKey:
+        """A stored key, ready to sign (:class:`verifier.KeyFormatError` if there is none)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +76,8 @@ class FileKeyStore:
     Decrypted keys are cached in memory for the life of the process (decryption is slow on
     purpose: the passphrase is stretched).
     """
+
+    backend = "file"
 
     def __init__(self, directory: Path, passphrase: str) -> None:
         if not passphrase:
@@ -82,3 +120,12 @@ class FileKeyStore:
         pair = Ed25519KeyPair(private)
         self._cache[(institution, key_id)] = pair
         return pair
+
+
+def open_keystore(settings: IssuerSettings) -> KeyStore:
+    """The key store ``settings.key_backend`` names (PKCS#11 needs the ``hsm`` extra)."""
+    if settings.key_backend == "pkcs11":
+        from .hsm import Pkcs11KeyStore  # python-pkcs11 is loaded only when an HSM is used
+
+        return Pkcs11KeyStore.from_settings(settings)
+    return FileKeyStore(settings.key_dir, settings.key_passphrase.get_secret_value())

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from verifier import (
     ContextLoader,
     InMemoryStatusLists,
+    KeyFormatError,
     ReasonCode,
     StatusListSource,
     TrustedKey,
@@ -41,7 +42,7 @@ from ._signing import STATUS_PURPOSES, new_coverage_credential, new_status_list_
 from .audit import append_audit
 from .db import ApiClient, Credential, Database, SigningKey, StatusEvent, StatusList
 from .db import Institution as InstitutionRow
-from .keystore import FileKeyStore, KeyHandle
+from .keystore import KeyHandle, KeyStore, open_keystore
 from .settings import IssuerSettings
 
 __all__ = [
@@ -56,8 +57,10 @@ __all__ = [
     "StatusAction",
 ]
 
-#: API scopes: issue credentials, change their status, administer keys and clients.
-SCOPES = frozenset({"issue", "status", "admin"})
+#: API scopes: issue credentials, change their status, administer keys and clients; request and
+#: load clinical records, act as the legal unit or the data-protection officer on judicial orders,
+#: publish the unit-availability feed.
+SCOPES = frozenset({"issue", "status", "admin", "records", "legal", "dpo", "units"})
 _MAX_ALLOCATION_ATTEMPTS = 20
 
 
@@ -136,13 +139,11 @@ class IssuerService:
         settings: IssuerSettings,
         *,
         database: Database | None = None,
-        keystore: FileKeyStore | None = None,
+        keystore: KeyStore | None = None,
     ) -> None:
         self.settings = settings
         self.db = database or Database(settings.database_url)
-        self.keys = keystore or FileKeyStore(
-            settings.key_dir, settings.key_passphrase.get_secret_value()
-        )
+        self.keys = keystore or open_keystore(settings)
         self._signed_lists: dict[tuple[str, str, int, bytes, str], dict[str, Any]] = {}
         self._loader = ContextLoader()
         self._loader_lock = threading.Lock()
@@ -234,7 +235,7 @@ class IssuerService:
             institution_code=institution,
             key_id=key_id,
             public_key_multibase=pair.public_key_multibase,
-            backend="file",
+            backend=self.keys.backend,
             valid_from=datetime.now(UTC).replace(microsecond=0),
         )
         session.add(row)
@@ -324,8 +325,15 @@ class IssuerService:
             did = self._institution(session, institution).did
         if row is None:
             raise ServiceError(f"{institution} has no active signing key")
-        pair = self.keys.load(institution, row.key_id)
-        return KeyHandle(f"{did}#{row.key_id}", row.public_key_multibase, pair)
+        if row.backend != self.keys.backend:  # switching backends: rotate to a key in the new one
+            raise KeyFormatError(
+                f"{institution}'s active key {row.key_id} is in the {row.backend} key store, but "
+                f"this service uses {self.keys.backend}: rotate the key (keys rotate)"
+            )
+        key = self.keys.load(institution, row.key_id)
+        if key.public_key_multibase != row.public_key_multibase:
+            raise KeyFormatError(f"{institution}'s key {row.key_id} does not match its record")
+        return KeyHandle(f"{did}#{row.key_id}", row.public_key_multibase, key)
 
     def trust_store(self) -> TrustStore:
         """Every key of every institution, each valid from creation until retirement."""
@@ -560,6 +568,16 @@ class IssuerService:
                 loader=self._loader,
                 created=format_datetime(now),
             )
+
+    def sign_checked(
+        self, institution: str, document: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """Sign ``document`` with ``institution``'s active key (``created`` = ``now``) and verify
+        it before it leaves, as :meth:`issue` does (the wallet form of a credential uses it)."""
+        key = self.active_key(institution)
+        signed = self._sign(document, key, now)
+        self._check_issued(signed, key)
+        return signed
 
     def _by_idempotency_key(
         self, institution: str, idempotency_key: str, request_hash: str

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["IssuerSettings"]
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class IssuerSettings(BaseSettings):
@@ -24,12 +28,42 @@ class IssuerSettings(BaseSettings):
     key_dir: Path = Path("var/keys")
     #: Passphrase that encrypts file keys at rest. Required to sign.
     key_passphrase: SecretStr = Field(default=SecretStr(""))
+    #: Where institution keys live: ``file`` (encrypted PEM files under ``key_dir``, the
+    #: default) or ``pkcs11`` (generated in, and never leaving, an HSM token: docs/hsm.md).
+    key_backend: Literal["file", "pkcs11"] = "file"
+    #: The PKCS#11 module (shared library) of the HSM, e.g. SoftHSM2's ``libsofthsm2.so``.
+    pkcs11_module: Path | None = None
+    #: The label of the token that holds the institution keys.
+    pkcs11_token_label: str = "credencial"  # noqa: S105 - a label, not a secret
+    #: The token's user PIN (prefer ``pkcs11_pin_file``); never logged or shown.
+    pkcs11_pin: SecretStr = Field(default=SecretStr(""))
+    #: A file whose content (trailing newline stripped) is the user PIN, e.g. a mounted secret.
+    pkcs11_pin_file: Path | None = None
     #: Entries per status list (Bitstring Status List minimum: 131,072).
     status_list_size: int = Field(default=131_072, ge=131_072)
     #: How long a served status list is valid, and its ``ttl`` / ``Cache-Control: max-age``.
     status_list_ttl: timedelta = timedelta(hours=24)
     #: Default validity of a new credential.
     credential_validity: timedelta = timedelta(days=5 * 365)
+    #: Browser origins allowed to call the API cross-origin (CORS), e.g.
+    #: ``["https://portal.imss.gob.mx"]``; empty (the default): no cross-origin access at all.
+    cors_allow_origins: tuple[str, ...] = ()
+    #: Failed authentications (401) allowed per source address, and per client id, in
+    #: ``auth_failure_window``; beyond that, requests with credentials get 429 (in memory, per
+    #: process).
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window: timedelta = timedelta(minutes=1)
     #: Where ``credencial-issuer serve`` listens.
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        """Each allowed origin is ``scheme://host[:port]``; no wildcard."""
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], no path, no wildcard)"
+                )
+        return origins

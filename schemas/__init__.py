@@ -13,9 +13,11 @@ from importlib.resources import files
 from typing import Any
 
 __all__ = [
+    "CONSENT_CONTEXT_URL",
     "CREDENCIAL_CONTEXT_URL",
     "CREDENCIAL_VOCAB",
     "HEALTH_COVERAGE_SCHEMA_URL",
+    "consent_context",
     "context_bytes",
     "credencial_context",
     "health_coverage_json_schema",
@@ -23,6 +25,9 @@ __all__ = [
 
 #: URL of our JSON-LD context. Never fetched: the document is bundled in this package.
 CREDENCIAL_CONTEXT_URL = "https://credencial.salud.gob.mx/ns/v1"
+
+#: URL of the context of consent receipts and unit feeds (bundled, never fetched).
+CONSENT_CONTEXT_URL = "https://credencial.salud.gob.mx/ns/consent/v1"
 
 #: IRI base of the terms our context defines.
 CREDENCIAL_VOCAB = "https://credencial.salud.gob.mx/ns#"
@@ -33,6 +38,7 @@ HEALTH_COVERAGE_SCHEMA_URL = (
 )
 
 _CONTEXT_FILE = ("contexts", "credencial-v1.jsonld")
+_CONSENT_CONTEXT_FILE = ("contexts", "credencial-consent-v1.jsonld")
 _SCHEMA_FILE = ("json", "health-coverage-credential.schema.json")
 
 
@@ -57,6 +63,11 @@ def context_bytes() -> bytes:
 def credencial_context() -> dict[str, Any]:
     """The parsed JSON-LD context document served for :data:`CREDENCIAL_CONTEXT_URL`."""
     return copy.deepcopy(_parsed(*_CONTEXT_FILE))
+
+
+def consent_context() -> dict[str, Any]:
+    """The parsed JSON-LD context served for :data:`CONSENT_CONTEXT_URL`."""
+    return copy.deepcopy(_parsed(*_CONSENT_CONTEXT_FILE))
 
 
 def health_coverage_json_schema() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +16,7 @@ import pytest
 from issuer._institutions import INSTITUTIONS, Institution
 from issuer._keys import Ed25519KeyPair
 from issuer._signing import new_status_list_credential, sign_document
+from tests._biometric_guard import BiometricLeakGuard
 from tests.strategies import example_credential
 from verifier import InMemoryStatusLists, TrustedKey, TrustStore, Verifier, VerifierConfig
 
@@ -28,6 +29,15 @@ SIGNED_AT = "2026-01-01T00:00:00Z"
 KEY_ID = "key-1"
 #: Inputs per fuzz test: a short profile in `make test`, a long one with CREDENCIAL_FUZZ_EXAMPLES.
 FUZZ_EXAMPLES = int(os.environ.get("CREDENCIAL_FUZZ_EXAMPLES", "300"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def biometric_guard() -> Iterator[BiometricLeakGuard]:
+    """Every API response and log record of the run is scanned for biometric data (issue 7)."""
+    guard = BiometricLeakGuard()
+    with guard.installed():
+        yield guard
+    assert not guard.leaks, f"biometric data left the enrolment boundary: {guard.leaks[:5]}"
 
 
 @pytest.fixture(scope="session")

@@ -64,8 +64,8 @@ def _relative_imports(path: Path) -> set[str]:
     return names
 
 
-#: The command-line entry point is the composition root: it may load the sync wing, lazily,
-#: for `credencial-verify sync` only. No other core module may import a wing.
+#: The command-line entry point is the composition root: it may load a wing, lazily, for
+#: `credencial-verify sync` or `serve` only. No other core module may import a wing.
 COMPOSITION_ROOTS = frozenset({"cli.py"})
 
 
@@ -115,6 +115,38 @@ def test_importing_the_verifier_loads_no_network_or_web_module() -> None:
     assert output == ""
 
 
+#: The desk wing serves a page with the standard library's http.server; it opens no outgoing
+#: connection and uses no web framework.
+DESK_ALLOWED = frozenset({"http", "http.server"})
+
+
+def test_the_desk_wing_uses_only_http_server() -> None:
+    files = sorted((ROOT / "verifier" / "desk").rglob("*.py"))
+    assert files
+    imported = set().union(*(_imports(path) for path in files))
+    assert "http.server" in imported
+    offenders = {
+        name
+        for name in imported - DESK_ALLOWED
+        if name.split(".")[0] in FORBIDDEN_IN_CORE
+        or any(name == sub or name.startswith(sub + ".") for sub in FORBIDDEN_SUBMODULES)
+    }
+    assert not offenders
+    relative = set().union(*(_relative_imports(path) for path in files))
+    assert "sync" not in relative  # the desk never fetches: `credencial-verify sync` does
+
+
+def test_the_cli_loads_no_server_until_serve() -> None:
+    code = (
+        "import sys, verifier, verifier.cli\n"
+        "print(','.join(sorted(m for m in sys.modules if m in {'http.server', 'verifier.desk'})))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    assert output == ""
+
+
 def test_issuer_depends_on_verifier_not_the_reverse() -> None:
     issuer_imports = set().union(*(_imports(p) for p in (ROOT / "issuer").rglob("*.py")))
     assert any(name.split(".")[0] == "verifier" for name in issuer_imports)
@@ -142,6 +174,11 @@ PUBLIC_API = {
     "AnchorKey", "AnchorSet", "BundleInstitution", "BundleStatusList", "BundleStatusLists",
     "TrustBundle", "TrustBundleError", "TrustDir", "TrustState", "bundle_signing_bytes",
     "encode_bundle_signature", "load_trust_bundle",
+    "DATA_CLASSES", "HEALTH_PURPOSES", "JUDICIAL_ORDER_ROLES", "AccessDecision", "AccessRequest",
+    "AuthorizationCode", "AuthorizationReason", "ConsentGrant", "Grant", "Grantee",
+    "JudicialApproval", "JudicialOrderGrant", "authorize",
+    "CONSENT_RECEIPT_TYPE", "consent_grant_from_json", "consent_grant_from_receipt",
+    "consent_statement_id", "offline_consent_grants",
     "PRESENTATION_TYPE", "ChallengeStore", "InMemoryChallengeStore", "PresentationError",
     "PresentationResult", "PresentationVerifier", "create_presentation",
     "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",

@@ -35,12 +35,17 @@ def _bundled() -> Mapping[str, Mapping[str, Any]]:
     path = BUNDLED_CONTEXTS[CREDENTIALS_V2_URL]
     v2 = json.loads(Path(path).read_text(encoding="utf-8"))
     return MappingProxyType(
-        {CREDENTIALS_V2_URL: v2, schemas.CREDENCIAL_CONTEXT_URL: schemas.credencial_context()}
+        {
+            CREDENTIALS_V2_URL: v2,
+            schemas.CREDENCIAL_CONTEXT_URL: schemas.credencial_context(),
+            schemas.CONSENT_CONTEXT_URL: schemas.consent_context(),
+        }
     )
 
 
 def bundled_contexts() -> dict[str, dict[str, Any]]:
-    """The contexts every verifier serves: W3C credentials v2 (pyld's frozen copy) and ours."""
+    """The contexts every verifier serves: W3C credentials v2 (pyld's frozen copy) and ours
+    (credentials, and consent receipts / unit feeds)."""
     return {url: copy.deepcopy(dict(doc)) for url, doc in _bundled().items()}
 
 

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from ._contexts import CREDENTIALS_V2_URL, ContextLoader
@@ -68,7 +68,8 @@ def create_presentation(
     """A ``VerifiablePresentation`` of ``credentials`` signed by ``holder`` (an Ed25519 did:key).
 
     ``credentials`` may be empty: the presentation then only authenticates the holder (e.g. to
-    read their access log or withdraw a consent).
+    read their access log or withdraw a consent). ``created`` defaults to now: verifiers refuse a
+    presentation without it.
     """
     if not challenge or not domain:
         raise PresentationError("a presentation needs the verifier's challenge and domain")
@@ -84,7 +85,7 @@ def create_presentation(
         signer=signer,
         verification_method=did_key_verification_method(holder),
         loader=loader or ContextLoader(),
-        created=created,
+        created=created or format_datetime(datetime.now(UTC)),
         proof_purpose=_AUTHENTICATION,
         extra_options={"challenge": challenge, "domain": domain},
     )

@@ -5,6 +5,7 @@ Exit status: 0 VALID, 1 INVALID, 2 INDETERMINATE, 64 usage or input error.
 ``credencial-verify sync URL|DIR --state DIR [--anchors ANCHORS.json]`` installs a trust bundle
 and its status lists (exit 0 synced, 1 bundle refused, 64 usage or read error); verify against
 it with ``credencial-verify --trust-dir DIR INPUT``. Only ``sync`` may use the network.
+``credencial-verify serve --trust-dir DIR`` serves the front-desk page (:mod:`verifier.desk`).
 """
 
 from __future__ import annotations
@@ -215,6 +216,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sync"]:
         return run_sync(argv[1:])
+    if argv[:1] == ["serve"]:
+        from .desk import run_serve  # the front-desk page: a wing, loaded only for `serve`
+
+        return run_serve(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (64) and --help (0) end here, not in the caller

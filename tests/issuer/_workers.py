@@ -43,12 +43,15 @@ class _Queue(Protocol):
 
 
 def make_settings(database_url: str, key_dir: Path) -> IssuerSettings:
-    """Settings of a test service: no ``.env`` file, keys under ``key_dir``."""
+    """Settings of a test service: no ``.env`` file, keys under ``key_dir``, no auth limit."""
     return IssuerSettings(
         _env_file=None,
         database_url=database_url,
         key_dir=key_dir,
         key_passphrase=SecretStr(KEY_PASSPHRASE),
+        # The authorization tests fail authentication on purpose, many times from one address;
+        # the limit itself is tested in test_hardening.py.
+        auth_failure_limit=1_000_000,
     )
 
 

@@ -7,9 +7,10 @@ import base64
 import json
 import logging
 import shlex
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -22,16 +23,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from issuer import api
+from issuer import api, biometrics, consent, oid4vci, records, units
 from issuer._institutions import INSTITUTIONS
+from issuer.access import AccessControl, JudicialOrderInput
 from issuer.api import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE, create_app
 from issuer.cli import run
-from issuer.db import Credential
-from issuer.service import SCOPES, IssuerService
+from issuer.db import Credential, GrantRecord
+from issuer.service import SCOPES, IssuerService, Principal
 from tests.issuer._workers import make_settings
 from tests.postgres import PostgresServer
 from tests.strategies import example_credential
 from verifier import (
+    Grantee,
     InMemoryStatusLists,
     TrustedKey,
     TrustStore,
@@ -39,6 +42,7 @@ from verifier import (
     Verifier,
     decode_card,
     decode_status_bits,
+    format_datetime,
     status_bit,
 )
 
@@ -389,7 +393,103 @@ def _status_request(world: World, institution: str) -> Request:
     }
 
 
+def _record_request(_world: World, _institution: str) -> Request:
+    return "/records", {
+        "subject": subject()["curp"],
+        "dataClass": "ece.summary",
+        "effectiveDate": "2024-01-01",
+        "resource": {"resourceType": "Condition"},
+    }
+
+
+def _records_request(world: World, _institution: str) -> Request:
+    """A request IMSS may make of its own record: a consent grant naming IMSS is seeded."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = {
+        "curp": subject()["curp"], "grantees": [{"institution": "IMSS"}],
+        "dataClasses": ["coverage"], "purposes": ["TREAT"], "locations": ["MX"],
+        "validFrom": format_datetime(now), "validUntil": format_datetime(now + timedelta(days=1)),
+    }  # fmt: skip
+    with world.service.db.transaction() as session:
+        session.add(
+            GrantRecord(
+                id=f"urn:uuid:{uuid.uuid4()}", institution_code="IMSS", kind="consent",
+                subject_curp=grant["curp"], grantor="did:key:z6Mkseed", document=grant,
+                valid_from=now, valid_until=now + timedelta(days=1), created_at=now,
+                created_by="seed",
+            )
+        )  # fmt: skip
+    return "/records/requests", {
+        "custodian": "IMSS", "subject": grant["curp"], "dataClasses": ["coverage"],
+        "purpose": "TREAT", "recipientCountry": "MX",
+    }  # fmt: skip
+
+
+_ORDER = {
+    "curp": "HEGM850314MDFRRR01", "grantees": [{"institution": "ISSSTE"}],
+    "dataClasses": ["ece.full"], "validUntil": "2099-01-01T00:00:00Z", "court": "Juzgado 3o",
+    "caseReference": "1/2026", "orderDate": "2026-05-30", "documentSha256": "ab" * 32,
+}  # fmt: skip
+
+
+def _order_action(action: str) -> Callable[[World, str], Request]:
+    def build(world: World, institution: str) -> Request:
+        legal = Principal("seed-legal", institution, frozenset({"legal"}))
+        order = JudicialOrderInput(
+            curp="HEGM850314MDFRRR01", grantees=(Grantee("ISSSTE"),),
+            data_classes=frozenset({"ece.full"}), purposes=frozenset({"HLEGAL"}),
+            valid_until=datetime(2099, 1, 1, tzinfo=UTC), court="Juzgado 3o",
+            case_reference="1/2026", order_date=date(2026, 5, 30), document_sha256="ab" * 32,
+        )  # fmt: skip
+        grant_id = AccessControl(world.service).create_judicial_order(legal, order)
+        return f"/judicial-orders/{grant_id}/{action}", None
+
+    return build
+
+
 GUARDED = [
+    Guarded(
+        "PUT",
+        "/units/feed",
+        frozenset({"units"}),
+        lambda _w, _i: ("/units/feed", {"units": []}),
+        False,
+    ),
+    Guarded(
+        "POST",
+        "/enrolments/biometrics",
+        frozenset({"issue"}),
+        lambda _w, _i: (
+            "/enrolments/biometrics",
+            {
+                "curp": "HEGM850314MDFRRR01",
+                "modality": "face",
+                "biometricTemplate": "AAAAAAAA",
+            },
+        ),
+        False,
+    ),
+    Guarded("POST", "/records", frozenset({"records"}), _record_request, False),
+    Guarded("POST", "/records/requests", frozenset({"records"}), _records_request, False),
+    Guarded(
+        "POST",
+        "/judicial-orders",
+        frozenset({"legal"}),
+        lambda _w, _i: ("/judicial-orders", _ORDER),
+        False,
+    ),
+    Guarded(
+        "POST",
+        "/judicial-orders/{grant_id}/approvals",
+        frozenset({"dpo"}),
+        _order_action("approvals"),
+    ),
+    Guarded(
+        "POST",
+        "/judicial-orders/{grant_id}/revocation",
+        frozenset({"legal", "dpo"}),
+        _order_action("revocation"),
+    ),
     Guarded("POST", "/credentials/issue", frozenset({"issue"}), _issue_request),
     Guarded("POST", "/enrolments", frozenset({"issue"}), _enrol_request),
     Guarded("GET", "/credentials/{credential_id}", frozenset({"issue", "status"}), _read_request),
@@ -400,6 +500,12 @@ GUARDED = [
         _card_request,
     ),
     Guarded("POST", "/credentials/status", frozenset({"status"}), _status_request),
+    Guarded(
+        "POST",
+        "/oid4vci/offers",
+        frozenset({"issue"}),
+        lambda w, i: ("/oid4vci/offers", {"credentialId": w.issued(i)["id"]}),  # in force
+    ),
     Guarded(
         "GET", "/admin/keys", frozenset({"admin"}), lambda _w, _i: ("/admin/keys", None), False
     ),
@@ -425,7 +531,29 @@ PUBLIC = {
     ("GET", "/credencial/status/{purpose}/{number}"),
     ("GET", "/.well-known/did.json"),
     ("GET", "/institutions/{code}/did.json"),
+    ("POST", "/challenges"),
+    ("GET", "/.well-known/openid-credential-issuer"),
+    ("GET", "/.well-known/oauth-authorization-server"),
+    ("POST", "/oid4vci/token"),
+    ("POST", "/oid4vci/nonce"),
+    ("POST", "/oid4vci/credential"),
+    ("POST", "/institutions/{code}/consent/challenges"),
+    ("POST", "/institutions/{code}/consent/grants"),
+    ("POST", "/institutions/{code}/consent/grants/{grant_id}/withdrawal"),
+    ("GET", "/institutions/{code}/consent-status/{number}"),
+    ("GET", "/credencial/consent-status/revocation/{number}"),
+    ("GET", "/me/access-log"),
+    ("GET", "/institutions/{code}/units/feed"),
+    ("POST", "/me/units/search"),
 }
+ROUTERS = [
+    api.router,
+    oid4vci.router,
+    biometrics.router,
+    consent.router,
+    records.router,
+    units.router,
+]
 CASES = ["no key", "not bearer", "unknown key", "wrong secret", "missing scope", "own", "other"]
 MATRIX = [
     pytest.param(endpoint, case, id=f"{endpoint.method} {endpoint.path}: {case}")
@@ -436,10 +564,11 @@ MATRIX = [
 
 
 def test_every_route_is_public_or_in_the_matrix(shared: World) -> None:
-    assert all(isinstance(route, APIRoute) for route in api.router.routes)
+    assert all(isinstance(route, APIRoute) for router in ROUTERS for route in router.routes)
     routes = {
         (method, route.path)
-        for route in api.router.routes
+        for router in ROUTERS
+        for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods or ()
     }
@@ -579,32 +708,21 @@ def test_enrolment_errors_name_the_fields(shared: World) -> None:
     assert [e["pointer"] for e in body["errors"]] == ["#/coverage/adscriptionUnit"]
 
 
-def test_presentations(shared: World) -> None:
+def test_presentations_need_the_holders_proof(shared: World) -> None:
+    """The whole holder flow is in test_wallet_end_to_end.py; here: no proof, no VALID."""
     valid = shared.issued()
-    revoked = shared.issued()
-    shared.set_status(revoked["id"], "revoke")
-
-    def presentation(*credentials: Json) -> Json:
-        return {
-            "verifiablePresentation": {
-                "@context": ["https://www.w3.org/ns/credentials/v2"],
-                "type": ["VerifiablePresentation"],
-                "verifiableCredential": list(credentials),
-            }
-        }
-
-    response = shared.client.post("/presentations/verify", json=presentation(valid))
-    assert response.status_code == 200, response.text
-    assert response.json()["verified"] is True
-    assert response.json()["presentationProofChecked"] is False
-    assert "not checked" in response.json()["warnings"][0]
-    response = shared.client.post("/presentations/verify", json=presentation(valid, revoked))
-    body = assert_problem(response, 400, "VERIFICATION_FAILED")
-    assert body["verdict"] == "INVALID"
-    assert _codes(body) == ["REVOKED"]
-    assert [r["verdict"] for r in body["credentialResults"]] == ["VALID", "INVALID"]
-    not_a_presentation = {"verifiablePresentation": {"type": "X", "verifiableCredential": valid}}
-    assert_problem(shared.client.post("/presentations/verify", json=not_a_presentation), 422)
+    presentation = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "holder": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "verifiableCredential": [valid],
+    }
+    body = {"verifiablePresentation": presentation, "options": {"domain": "desk"}}
+    body = assert_problem(shared.client.post("/presentations/verify", json=body), 400)
+    assert (body["verdict"], body["presentationProofChecked"]) == ("INVALID", True)
+    assert _codes(body) == ["PROOF_MISSING"]
+    no_domain = {"verifiablePresentation": presentation}
+    assert_problem(shared.client.post("/presentations/verify", json=no_domain), 422)
 
 
 def test_verify_reports_in_english_on_request(shared: World) -> None:

@@ -269,7 +269,7 @@ def test_clients_create_prints_a_working_key_once(
     ("args", "message"),
     [
         (["--scopes", "issue,delete"], "unknown: delete"),
-        (["--scopes", ","], "comma-separated subset of admin,issue,status"),
+        (["--scopes", ","], "comma-separated subset of admin,dpo,issue,legal,records,status,units"),
         (["--institution", "PEMEX"], "unknown institution 'PEMEX'"),
     ],
 )

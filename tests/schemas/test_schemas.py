@@ -131,6 +131,8 @@ def test_constants() -> None:
         "https://credencial.salud.gob.mx/schemas/health-coverage-credential/v1.json"
     )
     assert set(schemas.__all__) == {
+        "CONSENT_CONTEXT_URL",
+        "consent_context",
         "CREDENCIAL_CONTEXT_URL",
         "CREDENCIAL_VOCAB",
         "HEALTH_COVERAGE_SCHEMA_URL",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -420,3 +420,16 @@ def test_presentation_without_challenge_or_domain_cannot_be_made(
 ) -> None:
     with pytest.raises(PresentationError):
         present([], holder_key, holder, "")
+
+
+def test_presentation_made_now_by_default_verifies(
+    verifier: Verifier, holder_key: Ed25519KeyPair, holder: str, wallet_credential: dict[str, Any]
+) -> None:
+    store = InMemoryChallengeStore()
+    challenge = store.issue(DOMAIN, datetime.now(UTC))
+    presentation = create_presentation(
+        [wallet_credential], holder=holder, signer=holder_key, challenge=challenge, domain=DOMAIN
+    )
+    assert "created" in presentation["proof"]
+    result = PresentationVerifier(verifier, store).check(presentation, domain=DOMAIN)
+    assert result.reasons == ()
