@@ -63,9 +63,9 @@ TIME_LIMIT = float(os.environ.get("CREDENCIAL_FUZZ_TIME_LIMIT", "10"))
 MAX_RSS_GROWTH_KIB = 384 * 1024
 
 
-def examples(share: float) -> int:
+def examples(share: float, minimum: int = 10) -> int:
     """Hypothesis ``max_examples`` for a test that is ``share`` of its parser's budget."""
-    return max(10, round(FUZZ_EXAMPLES * share))
+    return max(minimum, round(FUZZ_EXAMPLES * share))
 
 
 class FuzzHang(BaseException):

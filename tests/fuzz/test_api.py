@@ -59,27 +59,23 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Api]:
 
 
 def _operations() -> list[str]:
-    """``METHOD /path`` of every operation (read from a throwaway app: parametrize needs them at
-    collection, before any fixture)."""
-    from issuer.api import router
-
-    return sorted(
-        f"{method} {route.path}"  # type: ignore[attr-defined]
-        for route in router.routes
-        for method in getattr(route, "methods", ()) or ()
-        if method != "HEAD"
-    )
+    """``METHOD /path`` of every operation the app publishes (read from a throwaway app over an
+    unused in-memory database: parametrize needs them at collection, before any fixture)."""
+    settings = make_settings("sqlite://", Path("/nonexistent-keys"))
+    paths = create_app(settings, IssuerService(settings)).openapi()["paths"]
+    return sorted(f"{method.upper()} {path}" for path, item in paths.items() for method in item)
 
 
 _OPERATIONS = _operations()
 
 
-def test_every_route_is_in_the_schema(api: _Api) -> None:
+def test_schemathesis_sees_every_operation(api: _Api) -> None:
     listed = sorted(
         f"{op.method.upper()} {op.path}"
         for result in api.schema.get_all_operations()
         for op in [result.ok()]
     )
+    assert len(_OPERATIONS) > 30
     assert listed == _OPERATIONS
 
 
@@ -99,7 +95,7 @@ def test_no_generated_request_gets_a_server_error(api: _Api, operation: str) -> 
     share = API_SHARE / len(_OPERATIONS)
 
     @settings(
-        max_examples=examples(share),
+        max_examples=examples(share, minimum=5),
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
