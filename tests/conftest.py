@@ -166,3 +166,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name in ("socket", "create_connection", "getaddrinfo", "gethostbyname", "socketpair"):
         monkeypatch.setattr(socket, name, refuse(name))
     return attempts
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz and tamper-sweep counts of this run (``tests/fuzzing.py``), when there are any."""
+    from tests.fuzzing import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("fuzzing: inputs per parser and tamper sweeps")
+        for line in lines:
+            terminalreporter.write_line(line)

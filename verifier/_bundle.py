@@ -134,8 +134,8 @@ def valid_signers(
     for entry in signatures:
         if not isinstance(entry, Mapping):
             continue
-        key = by_id.get(entry.get("keyid"))  # type: ignore[arg-type]
-        sig = entry.get("sig")
+        keyid, sig = entry.get("keyid"), entry.get("sig")
+        key = by_id.get(keyid) if isinstance(keyid, str) else None
         if key is None or not isinstance(sig, str):
             continue
         try:
@@ -344,7 +344,10 @@ def load_trust_bundle(
     signed, signatures = document.get("signed"), document.get("signatures")
     if not isinstance(signed, Mapping) or not isinstance(signatures, list):
         raise TrustBundleError("a trust bundle has a 'signed' object and a 'signatures' list")
-    bundle = _parse_signed(signed)
+    try:
+        bundle = _parse_signed(signed)
+    except UnicodeEncodeError:  # JSON "\ud800": a lone surrogate, not Unicode text
+        raise TrustBundleError("the bundle holds text that is not valid Unicode") from None
     sets = [("trusted", trusted_anchors)]
     if not bundle.anchor.same_keys(trusted_anchors):
         sets.append(("the bundle's own (rotated)", bundle.anchor))

@@ -76,6 +76,8 @@ def expand(document: Mapping[str, Any], loader: ContextLoader) -> list[Any]:
         if url is not None:
             raise ContextError(f"unknown JSON-LD context {url!r}: never fetched") from exc
         raise DataLossError(f"JSON-LD expansion failed: {exc}") from exc
+    except ValueError as exc:  # pyld's IRI resolver, e.g. a nested "@context": "" (a bad base)
+        raise DataLossError(f"JSON-LD expansion failed: {exc}") from exc
     except RecursionError as exc:
         raise InputError("document nested too deeply") from exc
     _check_iris(expanded)

@@ -181,7 +181,10 @@ def apply_status_delta(base: bytes, delta_bytes: bytes, *, url: str, to_sha256: 
     order += [key for key in subject if key not in order]
     rebuilt = copy.deepcopy(envelope)
     rebuilt["credentialSubject"] = {key: subject[key] for key in order}
-    data = status_list_file_bytes(rebuilt)
+    try:
+        data = status_list_file_bytes(rebuilt)
+    except UnicodeEncodeError:  # JSON "\ud800": a lone surrogate, not Unicode text
+        raise StatusDeltaError("the delta holds text that is not valid Unicode") from None
     if _sha256(data) != to_sha256:
         raise StatusDeltaError("the rebuilt status list does not match the bundle's SHA-256")
     return data

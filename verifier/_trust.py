@@ -68,7 +68,7 @@ class TrustedKey:
             except ValueError as exc:
                 raise KeyFormatError(f"trust entry {vm_id}: {key}: {exc}") from exc
         state = entry.get("state", "active")
-        if state not in KEY_STATES:
+        if not isinstance(state, str) or state not in KEY_STATES:
             raise KeyFormatError(
                 f"trust entry {vm_id}: state {state!r} is not one of {sorted(KEY_STATES)}"
             )

@@ -395,7 +395,9 @@ class Verifier:
                 f"{url} is not a BitstringStatusListCredential for single-bit entries", code=invalid
             )
         purposes = subject.get("statusPurpose")
-        purpose_set = frozenset(purposes if isinstance(purposes, list) else [purposes])
+        # Only strings count (a {"@value": ...} spelling is refused: never a crash, never a guess).
+        listed = purposes if isinstance(purposes, list) else [purposes]
+        purpose_set = frozenset(p for p in listed if isinstance(p, str))
         valid_from, valid_until = validity_period(held)
         ttl = subject.get("ttl")
         if ttl is not None and (type(ttl) is not int or ttl <= 0):
@@ -403,7 +405,7 @@ class Verifier:
         return _StatusSnapshot(
             source=held,
             bits=decode_status_bits(subject.get("encodedList")),
-            purposes=frozenset(p for p in purpose_set if isinstance(p, str)),
+            purposes=purpose_set,
             issuer=issuer_id(held),
             valid_from=valid_from,
             valid_until=valid_until,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import string
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import cbor2
@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from issuer._institutions import INSTITUTIONS
 from issuer._keys import Ed25519KeyPair
-from tests.conftest import FUZZ_EXAMPLES, NOW, Issuers
+from tests.conftest import NOW, Issuers
+from tests.fuzzing import examples, fuzz_call, mutated_text
 from tests.strategies import unsigned_credentials
 from verifier import (
     CARD_PREFIX,
@@ -234,18 +235,27 @@ def test_unknown_version_is_indeterminate(credential: dict[str, Any], verifier: 
     assert [r.code for r in result.reasons] == [ReasonCode.CARD_VERSION_UNSUPPORTED]
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+_CARD = "card text"
+
+
+def _fuzz_settings(share: float) -> settings:
+    return settings(
+        max_examples=examples(share),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
+@_fuzz_settings(0.35)
 @given(st.text(alphabet=_BASE45, max_size=400))
 def test_fuzz_card_text(body: str) -> None:
-    with contextlib.suppress(CardFormatError):
-        decode_card(CARD_PREFIX + body)
+    fuzz_call(_CARD, lambda: decode_card(CARD_PREFIX + body))
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@_fuzz_settings(0.3)
 @given(st.binary(max_size=400))
 def test_fuzz_card_bytes(data: bytes) -> None:
-    with contextlib.suppress(CardFormatError):
-        decode_card_bytes(data)
+    fuzz_call(_CARD, lambda: decode_card_bytes(data))
 
 
 def _cbor_values() -> st.SearchStrategy[Any]:
@@ -253,15 +263,25 @@ def _cbor_values() -> st.SearchStrategy[Any]:
         st.integers(-(2**70), 2**70), st.binary(max_size=70), st.text(max_size=30),
         st.none(), st.booleans(), st.just(cbor2.undefined), st.floats(allow_nan=False),
     )  # fmt: skip
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=12), max_leaves=40)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=12), max_leaves=20)
 
 
-@settings(max_examples=FUZZ_EXAMPLES // 2, deadline=None)
+@_fuzz_settings(0.02)  # about 80 ms of CPU per example: the dearest strategy here
 @given(st.lists(_cbor_values(), min_size=4, max_size=11))
 def test_fuzz_structured_cbor(items: list[Any]) -> None:
     """Well-formed CBOR arrays of the right rough shape: typed errors only, never a crash."""
-    with contextlib.suppress(CardFormatError):
-        decode_card_bytes(cbor2.dumps(items))
+    fuzz_call(_CARD, lambda: decode_card_bytes(cbor2.dumps(items)))
+
+
+@_fuzz_settings(0.35)
+@given(data=st.data())
+def test_fuzz_edited_signed_card_is_never_valid(
+    verifier: Verifier, credential: dict[str, Any], data: st.DataObject
+) -> None:
+    """1-4 edits (replace, insert, delete, truncate, repeat) of a signed card's text, verified."""
+    reference = encode_card(credential)
+    text = data.draw(mutated_text(reference, _BASE45 + "s\n"), label="text")
+    fuzz_call(_CARD, lambda: verifier.check(text, now=NOW), mutated=text.strip() != reference)
 
 
 def test_mutated_signed_card_is_never_valid(credential: dict[str, Any], verifier: Verifier) -> None:
@@ -270,8 +290,8 @@ def test_mutated_signed_card_is_never_valid(credential: dict[str, Any], verifier
     for position in range(len(data)):
         for mask in (0x01, 0x80):
             data[position] ^= mask
-            result = verifier.check("SUS1:" + b45encode(bytes(data)), now=NOW)
-            assert result.verdict is not Verdict.VALID, position
+            text = "SUS1:" + b45encode(bytes(data))
+            fuzz_call(_CARD, partial(verifier.check, text, now=NOW), mutated=True)
             data[position] ^= mask
 
 

@@ -235,6 +235,22 @@ def test_bad_flipped_is_refused(name: str) -> None:
         decode_flipped(flipped, size)
 
 
+def test_apply_refuses_a_lone_surrogate_in_the_envelope(issuers: Issuers) -> None:
+    """JSON "\\ud800" is not Unicode text: a StatusDeltaError, not a UnicodeEncodeError (found
+    by the delta fuzzer)."""
+    key = issuers.keys["IMSS"]
+    a = status_file(key, "revocation", set_indices=frozenset({1}), vm=KEY1)
+    b = status_file(key, "revocation", set_indices=frozenset({1, 2}), vm=KEY1)
+    delta = make_status_delta(a, b)
+    delta["envelope"]["issuer"] = "did:web:imss.gob.mx\ud800"
+    url, to = delta["url"], delta["toSha256"]
+    escaped = json.dumps(delta).encode()  # "\\ud800" as a JSON escape
+    raw = json.dumps(delta, ensure_ascii=False).encode("utf-8", "surrogatepass")  # as bytes
+    for form in (escaped, raw):
+        with pytest.raises(StatusDeltaError, match="not valid Unicode"):
+            apply_status_delta(a, form, url=url, to_sha256=to)
+
+
 def test_apply_refuses_a_delta_for_another_base(issuers: Issuers) -> None:
     key = issuers.keys["IMSS"]
     a = status_file(key, "revocation", set_indices=frozenset({1}), vm=KEY1)

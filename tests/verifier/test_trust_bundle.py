@@ -483,6 +483,9 @@ MALFORMED_CASES = {
         state="compromised"
     ),
     "unknown key state": lambda s: s["institutions"][0]["keys"][0].update(state="lost"),
+    # found by the fuzzer (tests/fuzz): an unhashable state was a TypeError, not a refusal
+    "key state a list": lambda s: s["institutions"][0]["keys"][0].update(state=["active"]),
+    "key state an object": lambda s: s["institutions"][0]["keys"][0].update(state={}),
     "status list path escapes the folder": lambda s: s["institutions"][0]["statusLists"].append(
         {"url": "https://x.mx/1", "sha256": "0" * 64, "path": "../etc/passwd"}
     ),
@@ -500,6 +503,26 @@ def test_malformed_bundles_are_refused(keys: Keys, name: str) -> None:
     with pytest.raises(TrustBundleError) as caught:
         load_trust_bundle(document, trusted_anchors=keys.anchors_a)
     assert caught.value.code is ReasonCode.TRUST_BUNDLE_INVALID
+
+
+@pytest.mark.parametrize("keyid", [["a1"], {"id": "a1"}, 1, None])
+def test_a_signature_with_a_malformed_keyid_counts_for_nothing(keys: Keys, keyid: Any) -> None:
+    """Found by the fuzzer (tests/fuzz): an unhashable keyid was a TypeError, not a refusal."""
+    document = sign_bundle(_spec(keys).signed(), keys.signers(["a1", "a2"]))
+    document["signatures"][0]["keyid"] = keyid
+    with pytest.raises(TrustBundleError, match="1 valid signature"):
+        load_trust_bundle(document, trusted_anchors=keys.anchors_a)
+
+
+def test_a_lone_surrogate_is_refused(keys: Keys) -> None:
+    """JSON "\\ud800" is not Unicode text: a TrustBundleError, not a UnicodeEncodeError (found by
+    the bundle fuzzer), whether the bundle comes as text or already parsed."""
+    signed = _spec(keys).signed()
+    signed["institutions"][0]["name"] += "\ud800"
+    document = {"signed": signed, "signatures": []}
+    for form in (document, json.dumps(document), json.dumps(document).encode()):
+        with pytest.raises(TrustBundleError, match="not valid Unicode"):
+            load_trust_bundle(form, trusted_anchors=keys.anchors_a)
 
 
 def test_not_json_is_refused(keys: Keys) -> None:

@@ -403,6 +403,32 @@ def test_tampered_status_list_is_not_trusted(
     assert [r.code for r in result.reasons] == [ReasonCode.STATUS_LIST_INVALID]
 
 
+@pytest.mark.parametrize(
+    ("purpose", "verdict"),
+    [
+        # the same RDF as "revocation", so the signature holds; a list is allowed (BSL 1.0)
+        (["revocation"], Verdict.VALID),
+        # also the same RDF, but not a spelling we read: refused, not a crash (found by the fuzzer)
+        ({"@value": "revocation"}, Verdict.INDETERMINATE),
+        ([{"@value": "revocation"}], Verdict.INDETERMINATE),
+    ],
+)
+def test_status_purpose_spellings_of_a_genuine_list(
+    issuers: Issuers,
+    make_verifier: Callable[..., Verifier],
+    credential: dict[str, Any],
+    purpose: Any,
+    verdict: Verdict,
+) -> None:
+    respelled = issuers.status_list("revocation")
+    respelled["credentialSubject"]["statusPurpose"] = purpose
+    lists = InMemoryStatusLists([respelled, issuers.status_list("suspension")])
+    result = make_verifier(status=lists).check(credential, now=NOW)
+    assert result.verdict is verdict
+    if verdict is Verdict.INDETERMINATE:
+        assert [r.code for r in result.reasons] == [ReasonCode.STATUS_LIST_INVALID]
+
+
 def test_status_list_of_another_issuer_is_not_used(
     issuers: Issuers, make_verifier: Callable[..., Verifier], credential: dict[str, Any]
 ) -> None:
