@@ -34,8 +34,11 @@ Ed25519 verification per credential instead of a second canonicalization:
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -302,11 +305,20 @@ def _start_worker(
     global _WORKER
     from pathlib import Path
 
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
     pair = FileKeyStore(Path(key_dir), passphrase).load(institution, key_id)
     if pair.public_key_multibase != public_key_multibase:
         raise IssuanceCheckError(f"{key_dir}: {institution} {key_id} is not the expected key")
     handle = KeyHandle(verification_method, public_key_multibase, pair)
     _WORKER = _Signing(INSTITUTIONS[institution], handle)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the process that started it is gone (even killed with SIGKILL)."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _make_in_worker(jobs: list[_Job], now: datetime) -> list[_Made]:

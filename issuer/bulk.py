@@ -33,6 +33,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
@@ -62,6 +63,7 @@ CARD_OUTPUTS: tuple[CardOutput, ...] = ("png", "pdf", "none")
 DEFAULT_CHUNK = 512
 #: With ``workers=None``, files of at least this many rows are signed in worker processes.
 AUTO_WORKERS_FROM = 2000
+_WRITER_THREADS = 4
 _PNG_END = b"IEND\xaeB`\x82"
 _TMP_SUFFIX = ".tmp"
 
@@ -198,6 +200,7 @@ class _Outputs:
             self.card_dir.mkdir(exist_ok=True)
         _remove_stale_temporaries(out, self.credentials, self.card_dir)
         self.sheet_sources: list[Path] = []  # wallet JSON files, in row order, for the PDF
+        self.writers: Executor | None = None  # writes files in threads (the I/O releases the GIL)
 
     def _put(self, path: Path, data: bytes, *, new: bool = False) -> int:
         """Write ``path`` unless it already holds exactly ``data``; 1 if written."""
@@ -238,8 +241,6 @@ class _Outputs:
             text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
             wallet_json = text.encode("utf-8")
         written = self._put(wallet, wallet_json, new=new)
-        if self.cards == "pdf":
-            self.sheet_sources.append(wallet)
         if card_text is None:
             card_text = encode_card(document)  # CardEncodingError: reported for this row
         written += self._put(self.credentials / f"{stem}.txt", (card_text + "\n").encode(), new=new)
@@ -364,8 +365,9 @@ def run_bulk(
         large = count_rows(source) >= AUTO_WORKERS_FROM
         workers = min(os.cpu_count() or 1, 8) if large else 0
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with _exclusive(out), ThreadPoolExecutor(_WRITER_THREADS, "bulk-write") as writers:
         outputs = _Outputs(out, cards)  # first: it removes what an interrupted run left
+        outputs.writers = writers
         with BatchIssuer(
             service,
             institution,
@@ -437,6 +439,9 @@ def _run_rows(
     return report
 
 
+_Written = tuple[int, RowError | None]  # files written, the row's error
+
+
 def _finish(
     issuer: BatchIssuer,
     rows: list[_Row],
@@ -446,12 +451,27 @@ def _finish(
     errors: csv.DictWriter[str],
     progress: Progress | None,
 ) -> None:
-    """Store a chunk, then write its files and its rows' errors, in file order."""
-    outcomes = iter(issuer.complete(submitted))
+    """Store a chunk, then write its files (in threads) and its rows' errors, in file order."""
+    outcomes = issuer.complete(submitted)
+    if outputs.writers is not None:
+        written: Iterator[_Written | Future[_Written]] = iter(
+            [outputs.writers.submit(_write_outcome, outcome, outputs) for outcome in outcomes]
+        )
+    else:
+        written = (_write_outcome(outcome, outputs) for outcome in outcomes)
+    by_request = iter(outcomes)
     for row in rows:
         problems = row.problems
         if row.request is not None:
-            problem = _write_outcome(next(outcomes), outputs, report)
+            outcome, result = next(by_request), next(written)
+            files, problem = result.result() if isinstance(result, Future) else result
+            report.files_written += files
+            if outcome.document is not None:
+                report.issued += outcome.created
+                report.existing += not outcome.created
+                if outputs.cards == "pdf":
+                    stem = output_name(outcome.document)
+                    outputs.sheet_sources.append(outputs.credentials / f"{stem}.json")
             problems = [problem] if problem else []
         report.rows += 1
         if problems:
@@ -464,19 +484,13 @@ def _finish(
             progress.update(report.rows, report)
 
 
-def _write_outcome(outcome: BatchOutcome, outputs: _Outputs, report: BulkReport) -> RowError | None:
-    """Count one request's outcome and write its files; the row's error if it has one."""
+def _write_outcome(outcome: BatchOutcome, outputs: _Outputs) -> tuple[int, RowError | None]:
+    """Write one request's files: how many were written, and the row's error if it has one."""
     line = outcome.request.line
     if outcome.document is None:
-        return RowError(line, outcome.field, outcome.error or "not issued")
-    if outcome.created:
-        report.issued += 1
-    else:
-        report.existing += 1
+        return 0, RowError(line, outcome.field, outcome.error or "not issued")
     try:  # a card that cannot be made (outcome.card None) is made again here, and fails
-        report.files_written += outputs.write(
-            outcome.document, outcome.wallet, outcome.card, new=outcome.created
-        )
+        files = outputs.write(outcome.document, outcome.wallet, outcome.card, new=outcome.created)
     except CardEncodingError as exc:
-        return RowError(line, "card", f"issued, but no card can be made: {exc}")
-    return None
+        return 0, RowError(line, "card", f"issued, but no card can be made: {exc}")
+    return files, None
