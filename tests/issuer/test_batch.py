@@ -21,8 +21,9 @@ from issuer import _batch
 from issuer._batch import BatchIssuer, allocate_indices
 from issuer._permutation import permute
 from issuer.audit import append_audit, verify_audit_chain
-from issuer.bulk import run_bulk
+from issuer.bulk import _request, run_bulk
 from issuer.db import AuditEntry, Credential, StatusList
+from issuer.enrolment import EnrolmentRecord, read_records
 from issuer.service import IssuanceCheckError, IssuerService, ServiceError
 from tests.issuer._enrolment_data import people, person, write_csv
 from tests.issuer._workers import WORKER_TIMEOUT, make_settings, run_in_processes
@@ -103,9 +104,15 @@ def test_a_rolled_back_allocation_hands_out_its_indices_again(
 ) -> None:
     with service.db.transaction() as session:
         allocate_indices(session, "IMSS", 1, LIST_SIZE)
-    with pytest.raises(RuntimeError), service.db.transaction() as session:
-        lost = allocate_indices(session, "IMSS", 5, LIST_SIZE)
-        raise RuntimeError("crash before commit")
+    lost: list[tuple[int, int]] = []
+
+    def crash_after_allocating() -> None:
+        with service.db.transaction() as session:
+            lost.extend(allocate_indices(session, "IMSS", 5, LIST_SIZE))
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        crash_after_allocating()
     with service.db.transaction() as session:
         assert allocate_indices(session, "IMSS", 5, LIST_SIZE) == lost
 
@@ -116,20 +123,20 @@ def test_a_rolled_back_allocation_hands_out_its_indices_again(
 def test_a_batch_in_worker_processes_is_stored_whole_and_verifies(
     service: IssuerService, tmp_path: Path
 ) -> None:
-    """Chunks of 1, 2, 4, 8, 8, ... rows over two status lists, signed by two worker processes."""
+    """Chunks of 1, 2, 4, 8, 8, ... rows across two status lists, signed by two worker processes."""
     small_lists = service
-    _leave_free(service, 50)
-    rows = people(150)
+    _leave_free(service, 20)
+    rows = people(60)
     with small_lists.db.transaction() as session:  # an entry before: the chain continues from it
         append_audit(session, institution="IMSS", actor="t", action="test", subject="before")
     report = run_bulk(
         small_lists, write_csv(tmp_path / "p.csv", rows), institution="IMSS",
         out=tmp_path / "out", cards="none", workers=2, chunk=8,
     )  # fmt: skip
-    assert (report.rows, report.issued, report.existing, report.errors) == (150, 150, 0, 0)
-    assert report.files_written == 300
+    assert (report.rows, report.issued, report.existing, report.errors) == (60, 60, 0, 0)
+    assert report.files_written == 120
     _assert_sound(small_lists, [row["curp"] for row in rows])
-    assert Counter(number for *_, number, _ in _stored(small_lists)) == {1: 50, 2: 100}
+    assert Counter(number for *_, number, _ in _stored(small_lists)) == {1: 20, 2: 40}
     with small_lists.db.transaction() as session:  # and continues after the batch
         append_audit(session, institution="IMSS", actor="t", action="test", subject="after")
     with small_lists.db.read() as session:
@@ -139,7 +146,7 @@ def test_a_batch_in_worker_processes_is_stored_whole_and_verifies(
         small_lists, tmp_path / "p.csv", institution="IMSS", out=tmp_path / "out",
         cards="none", workers=0,
     )  # fmt: skip
-    assert (again.issued, again.existing, again.files_written) == (0, 150, 0)
+    assert (again.issued, again.existing, again.files_written) == (0, 60, 0)
 
 
 def test_a_crash_between_allocation_and_storing_is_completed_exactly_once(
@@ -313,27 +320,41 @@ def bulk_in_process(
 def test_two_processes_share_the_database_without_a_duplicate(
     service: IssuerService, database_url: str, tmp_path: Path
 ) -> None:
-    """Two runs at once: one of other people, one of the same file into another folder."""
-    mine, theirs = people(30), people(30, start=100)
-    own = write_csv(tmp_path / "own.csv", mine)
-    other = write_csv(tmp_path / "other.csv", theirs)
+    """Two runs of the same file at once, into two folders: each person issued once."""
+    rows = people(16)
+    source = write_csv(tmp_path / "p.csv", rows)
     key_dir = str(service.settings.key_dir)
     reports = run_in_processes(
         bulk_in_process,
-        [
-            (database_url, key_dir, str(own), str(tmp_path / "a")),
-            (database_url, key_dir, str(own), str(tmp_path / "b")),
-            (database_url, key_dir, str(other), str(tmp_path / "c")),
-        ],
+        [(database_url, key_dir, str(source), str(tmp_path / folder)) for folder in "ab"],
     )
-    # The same file twice: every person issued once, by one run or the other.
-    assert reports[0][0] + reports[1][0] == 30
-    assert reports[0][0] + reports[0][1] == reports[1][0] + reports[1][1] == 30
-    assert reports[2] == (30, 0, 0)
-    _assert_sound(service, [row["curp"] for row in mine + theirs])
+    assert reports[0][0] + reports[1][0] == 16  # issued by one run or the other
+    assert reports[0][0] + reports[0][1] == reports[1][0] + reports[1][1] == 16
+    _assert_sound(service, [row["curp"] for row in rows])
     # Both folders hold the same credential of each person.
     names = [sorted(p.name for p in (tmp_path / d / "credentials").iterdir()) for d in "ab"]
-    assert names[0] == names[1] and len(names[0]) == 60
+    assert names[0] == names[1]
+    assert len(names[0]) == 32
+
+
+def test_a_request_stored_by_another_issuer_meanwhile_is_returned_not_stored_twice(
+    service: IssuerService, tmp_path: Path
+) -> None:
+    """Both look it up before either stores it: the second store finds the first's credential."""
+    records = read_records(write_csv(tmp_path / "p.csv", people(3)))
+    requests = [_request(r) for r in records if isinstance(r, EnrolmentRecord)]
+    with (
+        BatchIssuer(service, "IMSS", actor="cli", batch="a") as first,
+        BatchIssuer(service, "IMSS", actor="cli", batch="b") as second,
+    ):
+        pending_first = first.submit(requests)
+        pending_second = second.submit(requests[1:])
+        stored = first.complete(pending_first)
+        raced = second.complete(pending_second)
+    assert [o.created for o in stored] == [True, True, True]
+    assert [o.created for o in raced] == [False, False]
+    assert [o.document for o in raced] == [o.document for o in stored[1:]]
+    _assert_sound(service, [r.curp for r in requests])
 
 
 def test_rows_of_another_institution_are_errors_in_the_batch_path(
