@@ -15,7 +15,7 @@ The clock starts when the first chunk (one row) is stored: the rest of the run i
 state a national batch lives in (worker processes started, key decrypted, connections made).
 
 Memory: the peak resident set (RSS) of the bulk process and of its largest signing worker, and
-how the bulk process's RSS grows per 1,000 rows between a quarter of the run and its end.
+how the bulk process's RSS grows per 1,000 rows between the middle of the run and its end.
 
 PostgreSQL runs on a throwaway server (``tests/postgres.py``) when its binaries are installed:
 one bulk process, then two bulk processes sharing the database at the same time (how it grows
@@ -243,7 +243,7 @@ def _child(argv: Sequence[str]) -> None:
         def update(self, done: int, report: BulkReport) -> None:
             if not first:
                 first.append((time.time(), done))
-            if done == total // 4 or done == total:
+            if done == total // 2 or done == total:
                 marks.setdefault(str(done), _rss_kib())
 
     service = IssuerService(_settings(url, Path(workdir)))
@@ -259,7 +259,7 @@ def _child(argv: Sequence[str]) -> None:
     service.db.dispose()
     if report.issued != total:
         raise SystemExit(f"bulk issued {report.issued} of {total}: {report}")
-    quarter, end = marks.get(str(total // 4), 0), marks.get(str(total), 0)
+    half, end = marks.get(str(total // 2), 0), marks.get(str(total), 0)
     print(
         json.dumps(
             {
@@ -268,7 +268,7 @@ def _child(argv: Sequence[str]) -> None:
                 "ended": ended,
                 "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 "worker_rss_peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                "rss_growth_kib_per_1000": (end - quarter) * 1000 / max(total - total // 4, 1),
+                "rss_growth_kib_per_1000": (end - half) * 1000 / max(total - total // 2, 1),
             }
         )
     )

@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -306,6 +307,7 @@ def _start_worker(
     from pathlib import Path
 
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the bulk process, which stops us
 
     pair = FileKeyStore(Path(key_dir), passphrase).load(institution, key_id)
     if pair.public_key_multibase != public_key_multibase:
