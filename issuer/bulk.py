@@ -426,32 +426,36 @@ def _run_rows(
 ) -> BulkReport:
     report = BulkReport()
     with _errors_file(outputs.out) as errors:
-        # Two chunks in flight: the next is signed while this one is stored and written.
+
+        def collect(written: _Collect | None) -> None:
+            if written is not None:
+                written(report, errors, progress)
+
+        # A pipeline: chunk k+1 is signed while chunk k is stored and chunk k-1's files written.
         previous: tuple[list[_Row], Any] | None = None
+        writing: _Collect | None = None
         for rows in _chunks(_rows(read_records(source), principal.institution), chunk):
             submitted = issuer.submit([row.request for row in rows if row.request is not None])
-            if previous is not None:
-                _finish(issuer, *previous, outputs, report, errors, progress)
+            collect(writing)
+            writing = _store(issuer, *previous, outputs) if previous is not None else None
             previous = (rows, submitted)
+        collect(writing)
         if previous is not None:
-            _finish(issuer, *previous, outputs, report, errors, progress)
+            collect(_store(issuer, *previous, outputs))
         report.files_written += outputs.write_sheet()
     return report
 
 
 _Written = tuple[int, RowError | None]  # files written, the row's error
+_Collect = Callable[[BulkReport, "csv.DictWriter[str]", Progress | None], None]
 
 
-def _finish(
-    issuer: BatchIssuer,
-    rows: list[_Row],
-    submitted: Any,
-    outputs: _Outputs,
-    report: BulkReport,
-    errors: csv.DictWriter[str],
-    progress: Progress | None,
-) -> None:
-    """Store a chunk, then write its files (in threads) and its rows' errors, in file order."""
+def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outputs) -> _Collect:
+    """Store a chunk and start writing its files (in threads).
+
+    Returns what waits for the files and then counts the rows and lists their errors, in file
+    order (call it once).
+    """
     outcomes = issuer.complete(submitted)
     if outputs.writers is not None:
         written: Iterator[_Written | Future[_Written]] = iter(
@@ -459,29 +463,33 @@ def _finish(
         )
     else:
         written = (_write_outcome(outcome, outputs) for outcome in outcomes)
-    by_request = iter(outcomes)
-    for row in rows:
-        problems = row.problems
-        if row.request is not None:
-            outcome, result = next(by_request), next(written)
-            files, problem = result.result() if isinstance(result, Future) else result
-            report.files_written += files
-            if outcome.document is not None:
-                report.issued += outcome.created
-                report.existing += not outcome.created
-                if outputs.cards == "pdf":
-                    stem = output_name(outcome.document)
-                    outputs.sheet_sources.append(outputs.credentials / f"{stem}.json")
-            problems = [problem] if problem else []
-        report.rows += 1
-        if problems:
-            report.errors += 1
-            for error in problems:
-                errors.writerow(
-                    {"line": error.line, "field": error.field, "message": error.message}
-                )
-        if progress is not None:
-            progress.update(report.rows, report)
+
+    def collect(report: BulkReport, errors: csv.DictWriter[str], progress: Progress | None) -> None:
+        by_request = iter(outcomes)
+        for row in rows:
+            problems = row.problems
+            if row.request is not None:
+                outcome, result = next(by_request), next(written)
+                files, problem = result.result() if isinstance(result, Future) else result
+                report.files_written += files
+                if outcome.document is not None:
+                    report.issued += outcome.created
+                    report.existing += not outcome.created
+                    if outputs.cards == "pdf":
+                        stem = output_name(outcome.document)
+                        outputs.sheet_sources.append(outputs.credentials / f"{stem}.json")
+                problems = [problem] if problem else []
+            report.rows += 1
+            if problems:
+                report.errors += 1
+                for error in problems:
+                    errors.writerow(
+                        {"line": error.line, "field": error.field, "message": error.message}
+                    )
+            if progress is not None:
+                progress.update(report.rows, report)
+
+    return collect
 
 
 def _write_outcome(outcome: BatchOutcome, outputs: _Outputs) -> tuple[int, RowError | None]:
