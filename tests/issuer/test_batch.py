@@ -9,6 +9,12 @@ credential verifies.
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import traceback
 from collections import Counter
 from pathlib import Path
@@ -19,13 +25,20 @@ from sqlalchemy import func, select, update
 
 from issuer import _batch
 from issuer._batch import BatchIssuer, allocate_indices
+from issuer._operator import build_service
 from issuer._permutation import permute
 from issuer.audit import append_audit, verify_audit_chain
 from issuer.bulk import _request, run_bulk
 from issuer.db import AuditEntry, Credential, StatusList
 from issuer.enrolment import EnrolmentRecord, read_records
 from issuer.service import IssuanceCheckError, IssuerService, ServiceError
-from tests.issuer._enrolment_data import people, person, write_csv
+from tests.issuer._enrolment_data import (
+    count_credentials,
+    operator_env,
+    people,
+    person,
+    write_csv,
+)
 from tests.issuer._workers import WORKER_TIMEOUT, make_settings, run_in_processes
 from verifier import Verdict
 
@@ -366,3 +379,70 @@ def test_rows_of_another_institution_are_errors_in_the_batch_path(
                       out=out, cards="none")  # fmt: skip
     assert (report.issued, report.errors) == (2, 1)
     assert _errors(out)[0]["field"] == "institution"
+
+
+# -- a kill with signing workers ------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _issued(db: Path) -> int:
+    try:
+        return sum(count_credentials(db).values())
+    except sqlite3.Error:  # not created or not migrated yet
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sigkill_with_signing_workers_leaves_no_worker_behind_and_resumes_exactly_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = operator_env(monkeypatch, tmp_path)
+    rows = people(60)
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    argv = ["bulk", str(source), "--institution", "IMSS", "--out", str(out), "--db", str(db),
+            "--cards", "none", "--workers", "2", "--chunk", "4"]  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from issuer.cli import main; main()", *argv],
+        cwd=tmp_path, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while _issued(db) < 8:
+            assert child.poll() is None, child.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the bulk run never got going"
+            workers = _children(child.pid) or workers
+            time.sleep(0.01)
+        workers = _children(child.pid) or workers
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert workers, "the run started no worker process"
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):  # they notice their parent is gone
+        assert time.monotonic() < deadline, "a signing worker outlived the killed bulk process"
+        time.sleep(0.05)
+    killed_at = _issued(db)
+    assert 8 <= killed_at < len(rows), "the kill came too late to interrupt the batch"
+    service = build_service(str(db), bootstrap=False)
+    try:
+        report = run_bulk(service, source, institution="IMSS", out=out, cards="none", workers=0)
+        assert (report.issued, report.existing, report.errors) == (60 - killed_at, killed_at, 0)
+        _assert_sound(service, [row["curp"] for row in rows])
+    finally:
+        service.db.dispose()
