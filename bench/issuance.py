@@ -15,13 +15,13 @@ The clock starts when the first chunk (one row) is stored: the rest of the run i
 state a national batch lives in (worker processes started, key decrypted, connections made).
 
 Memory: the peak resident set (RSS) of the bulk process and of its largest signing worker, and
-how the bulk process's RSS grows per 1,000 rows between the middle of the run and its end.
+how the bulk process's RSS grows per 1,000 rows from row 2,048 (chunks at full size) to the end.
 
 PostgreSQL runs on a throwaway server (``tests/postgres.py``) when its binaries are installed:
 one bulk process, then two bulk processes sharing the database at the same time (how it grows
 towards many machines), then one process with signing workers.
 
-``python -m bench.issuance [--rows N]`` (default 2,000 rows per bulk figure).
+``python -m bench.issuance [--rows N]`` (default 4,000 rows per bulk figure).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ __all__ = ["main"]
 SINGLE_REQUESTS = 50
 ONE_AT_A_TIME = 100
 #: Rows per bulk measurement (``--rows``).
-BULK_ROWS = 2000
+BULK_ROWS = 4000
+_STEADY_FROM = 2048
 SIGNATURES = 2000
 _PASSPHRASE = "bench"
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXYZ"
@@ -229,6 +230,23 @@ def _rss_kib() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _cpu_seconds() -> float | None:
+    """CPU time (user + system) of this process and of the processes it started, from /proc."""
+    try:
+        pids = [os.getpid()]
+        for task in os.listdir(f"/proc/{os.getpid()}/task"):
+            with open(f"/proc/{os.getpid()}/task/{task}/children", encoding="ascii") as handle:
+                pids += [int(pid) for pid in handle.read().split()]
+        ticks = 0
+        for pid in pids:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _child(argv: Sequence[str]) -> None:
     """``--child URL WORKDIR SOURCE OUT WORKERS GO``: one bulk run; prints its figures as JSON."""
     from issuer.bulk import BulkReport, Progress, run_bulk
@@ -237,13 +255,18 @@ def _child(argv: Sequence[str]) -> None:
     with Path(source).open(encoding="utf-8") as handle:
         total = sum(1 for _ in handle) - 1
     marks: dict[str, int] = {}
-    first: list[tuple[float, int]] = []  # (when, rows done) once the first chunk is stored
+    # Chunks reach their full size at row 1,023 and three are in flight by row 2,048.
+    mark = _STEADY_FROM if total >= _STEADY_FROM + 1000 else total // 2
+    first: list[tuple[float, int, float | None]] = []  # (when, rows done, CPU) after chunk 1
+    cpu_at_end: list[float | None] = []
 
     class Sampling(Progress):
         def update(self, done: int, report: BulkReport) -> None:
             if not first:
-                first.append((time.time(), done))
-            if done == total // 2 or done == total:
+                first.append((time.time(), done, _cpu_seconds()))
+            if done == total:
+                cpu_at_end.append(_cpu_seconds())  # before the signing workers stop
+            if done == mark or done == total:
                 marks.setdefault(str(done), _rss_kib())
 
     service = IssuerService(_settings(url, Path(workdir)))
@@ -259,16 +282,20 @@ def _child(argv: Sequence[str]) -> None:
     service.db.dispose()
     if report.issued != total:
         raise SystemExit(f"bulk issued {report.issued} of {total}: {report}")
-    half, end = marks.get(str(total // 2), 0), marks.get(str(total), 0)
+    half, end = marks.get(str(mark), 0), marks.get(str(total), 0)
+    cpu_start = first[0][2]
     print(
         json.dumps(
             {
                 "rows": total - first[0][1],
+                "cpu_seconds": (cpu_at_end[0] - cpu_start)
+                if cpu_at_end and cpu_at_end[0] is not None and cpu_start is not None
+                else None,
                 "started": first[0][0],
                 "ended": ended,
                 "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 "worker_rss_peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                "rss_growth_kib_per_1000": (end - half) * 1000 / max(total - total // 2, 1),
+                "rss_growth_kib_per_1000": (end - half) * 1000 / max(total - mark, 1),
             }
         )
     )
@@ -306,6 +333,11 @@ def _bulk(
         "rss_peak_mib": max(f["rss_peak_kib"] for f in figures) / 1024,
         "worker_rss_peak_mib": max(f["worker_rss_peak_kib"] for f in figures) / 1024,
         "growth_kib": max(f["rss_growth_kib_per_1000"] for f in figures),
+        "cpu_ms_per_credential": (
+            1e3 * sum(f["cpu_seconds"] for f in figures) / sum(f["rows"] for f in figures)
+            if all(f["cpu_seconds"] is not None for f in figures)
+            else float("nan")
+        ),
     }
 
 
@@ -343,7 +375,7 @@ def _measure(
     for name, count, rate, figures in lines:
         memory = (
             f"{figures['rss_peak_mib']:>7.0f} {figures['worker_rss_peak_mib']:>7.0f} "
-            f"{figures['growth_kib']:>8.0f}"
+            f"{figures['growth_kib']:>8.0f} {figures['cpu_ms_per_credential']:>11.2f}"
             if figures
             else ""
         )
@@ -355,9 +387,15 @@ def _measure(
     one = by_name["bulk: 1 process, signing in it"]
     two = by_name.get("bulk: 2 processes sharing the database")
     best = max(rate for _, _, rate, figures in lines if figures)
+    cpu = min(figures["cpu_ms_per_credential"] for _, _, _, figures in lines if figures)
     print(
         f"  bulk ÷ one at a time: {one / loop:.1f}×; 130 million at the best bulk rate: "
         f"{130e6 / best / 3600:.0f} h" + (f"; 2 processes ÷ 1: {two / one:.2f}×" if two else "")
+    )
+    print(
+        f"  least CPU per credential: {cpu:.2f} ms, so {os.cpu_count()} free CPUs allow "
+        f"{(os.cpu_count() or 1) * 1e3 / cpu:,.0f}/s (130 million in "
+        f"{130e6 * cpu / 1e3 / (os.cpu_count() or 1) / 3600:.0f} h)"
     )
 
 
@@ -376,11 +414,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"\nIssuance throughput (credentials/s). ÷ insert: bare executemany insert rate on the "
         f"same database; ÷ sign: raw Ed25519 signatures/s ({signatures:,.0f}/s in this run).\n"
         f"Memory (bulk only): peak RSS MiB of the bulk process and of its largest signing "
-        f"worker, and KiB the bulk process grows per 1,000 rows."
+        f"worker, and KiB the bulk process grows per 1,000 rows. CPU ms/cred: CPU time of the "
+        f"bulk processes and their workers per credential (less sensitive to other load than "
+        f"the rate; {os.cpu_count()} CPUs ÷ it is the rate this machine's CPUs would allow)."
     )
     print(
         f"  {'path':<48} {'N':>5} {'per second':>11} {'÷ insert':>8} {'÷ sign':>8} "
-        f"{'sigs/cred':>9} {'RSS':>7} {'worker':>7} {'KiB/1k':>8}"
+        f"{'sigs/cred':>9} {'RSS':>7} {'worker':>7} {'KiB/1k':>8} {'CPU ms/cred':>11}"
     )
     with tempfile.TemporaryDirectory(prefix="credencial-bench-") as tmp:
         workdir = Path(tmp)
