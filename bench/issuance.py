@@ -266,7 +266,7 @@ def _child(argv: Sequence[str]) -> None:
                 first.append((time.time(), done, _cpu_seconds()))
             if done == total:
                 cpu_at_end.append(_cpu_seconds())  # before the signing workers stop
-            if done == mark or done == total:
+            if done in (mark, total):
                 marks.setdefault(str(done), _rss_kib())
 
     service = IssuerService(_settings(url, Path(workdir)))
