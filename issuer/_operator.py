@@ -153,7 +153,7 @@ def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )  # fmt: skip
     bulk.add_argument(
         "--chunk", type=_positive, default=512, metavar="N",
-        help="rows stored per transaction, at most (default: 512)",
+        help="rows stored per transaction, at most (default: 512; up to 10,000)",
     )  # fmt: skip
 
     status = commands.add_parser("status", help="suspend, reinstate or revoke a credential")

@@ -48,6 +48,7 @@ __all__ = [
     "AUTO_WORKERS_FROM",
     "CARD_OUTPUTS",
     "DEFAULT_CHUNK",
+    "MAX_CHUNK",
     "BulkReport",
     "CardOutput",
     "Progress",
@@ -59,8 +60,10 @@ __all__ = [
 
 CardOutput = Literal["png", "pdf", "none"]
 CARD_OUTPUTS: tuple[CardOutput, ...] = ("png", "pdf", "none")
-#: Rows per chunk at most (one transaction each).
+#: Rows per chunk at most (one transaction each), by default and at all (a chunk's keys are
+#: looked up with one ``IN (...)``, and SQLite binds at most 32,766 parameters).
 DEFAULT_CHUNK = 512
+MAX_CHUNK = 10_000
 #: With ``workers=None``, files of at least this many rows are signed in worker processes.
 AUTO_WORKERS_FROM = 2000
 _WRITER_THREADS = 4
@@ -355,8 +358,9 @@ def run_bulk(
 
     ``workers`` processes sign (0: this process signs; ``None``: as many as CPUs for a file of
     :data:`AUTO_WORKERS_FROM` rows or more, else 0); ``chunk`` rows at most are stored per
-    transaction. Raises :class:`issuer.enrolment.EnrolmentFileError` before issuing anything if
-    the file cannot be read at all. Row problems go to ``errors.csv`` and never stop the run.
+    transaction (:data:`MAX_CHUNK` at most). Raises :class:`issuer.enrolment.EnrolmentFileError`
+    before issuing anything if the file cannot be read at all. Row problems go to ``errors.csv``
+    and never stop the run.
     """
     principal = cli_principal(institution)
     if workers is None:
@@ -375,7 +379,8 @@ def run_bulk(
             batch=outputs.batch_id(),
             workers=workers,
         ) as issuer:
-            report = _run_rows(issuer, principal, source, outputs, progress, max(chunk, 1))
+            largest = min(max(chunk, 1), MAX_CHUNK)
+            report = _run_rows(issuer, principal, source, outputs, progress, largest)
     if progress is not None:
         progress.close(report)
     return report
