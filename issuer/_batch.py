@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -507,8 +507,14 @@ class BatchIssuer:
         Raises :class:`IssuanceCheckError` (nothing of the chunk stored) if a check failed.
         """
         made: list[_Made] = []
-        for part in pending.made:
-            made += part.result() if isinstance(part, Future) else [part]
+        try:
+            for part in pending.made:
+                made += part.result() if isinstance(part, Future) else [part]
+        except BrokenExecutor as exc:  # killed (out of memory?), or could not open the key
+            raise ServiceError(
+                f"a signing worker process stopped ({exc}); nothing of this chunk was stored: "
+                "run the same command again to resume"
+            ) from exc
         outcomes = pending.outcomes
         rows: list[dict[str, Any]] = []
         audit: list[tuple[str, dict[str, Any]]] = []

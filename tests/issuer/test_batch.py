@@ -266,6 +266,20 @@ def test_a_signature_that_does_not_verify_stops_the_run_before_anything_is_store
     assert not list((tmp_path / "out" / "credentials").glob("*.json"))
 
 
+def test_a_signing_worker_that_cannot_start_stops_the_run_with_a_clear_error(
+    service: IssuerService, tmp_path: Path
+) -> None:
+    records = read_records(write_csv(tmp_path / "p.csv", people(2)))
+    requests = [_request(r) for r in records if isinstance(r, EnrolmentRecord)]
+    with BatchIssuer(service, "IMSS", actor="cli", batch="x", workers=1) as issuer:
+        service.keys.directory = tmp_path / "no-keys"  # the worker cannot open the key
+        pending = issuer.submit(requests)
+        with pytest.raises(ServiceError, match="a signing worker process stopped") as raised:
+            issuer.complete(pending)
+    assert "nothing of this chunk was stored" in raised.value.detail
+    assert _stored(service) == []
+
+
 def test_a_key_rotated_during_the_run_stops_it_and_the_rerun_signs_with_the_new_key(
     service: IssuerService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
