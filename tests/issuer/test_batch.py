@@ -9,6 +9,7 @@ credential verifies.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -28,7 +29,7 @@ from issuer._batch import BatchIssuer, allocate_indices
 from issuer._operator import build_service
 from issuer._permutation import permute
 from issuer.audit import append_audit, verify_audit_chain
-from issuer.bulk import _request, run_bulk
+from issuer.bulk import _request, output_name, run_bulk
 from issuer.db import AuditEntry, Credential, StatusList
 from issuer.enrolment import EnrolmentRecord, read_records
 from issuer.service import IssuanceCheckError, IssuerService, ServiceError
@@ -382,6 +383,25 @@ def test_a_request_stored_by_another_issuer_meanwhile_is_returned_not_stored_twi
     assert [o.created for o in raced] == [False, False]
     assert [o.document for o in raced] == [o.document for o in stored[1:]]
     _assert_sound(service, [r.curp for r in requests])
+
+
+def test_rows_issued_one_at_a_time_by_an_earlier_version_are_found_not_reissued(
+    service: IssuerService, tmp_path: Path
+) -> None:
+    """``IssuerService.issue`` with the key ``bulk:<row key>`` is what ``bulk`` did before."""
+    source = write_csv(tmp_path / "p.csv", people(3))
+    [first, *_] = [r for r in read_records(source) if isinstance(r, EnrolmentRecord)]
+    earlier = service.issue(
+        _principal(), {"credentialSubject": first.subject()}, valid_until=first.valid_until,
+        idempotency_key=f"bulk:{first.row_key}",
+    ).document  # fmt: skip
+    report = run_bulk(service, source, institution="IMSS", out=tmp_path / "out", cards="none")
+    assert (report.issued, report.existing, report.errors) == (2, 1, 0)
+    assert _errors(tmp_path / "out") == []
+    assert (
+        json.loads((tmp_path / "out" / "credentials" / f"{output_name(earlier)}.json").read_text())
+        == earlier
+    )
 
 
 def test_rows_of_another_institution_are_errors_in_the_batch_path(
