@@ -115,6 +115,12 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}")
+    return int(value)
+
+
 def _moment(value: str) -> datetime:
     from verifier import parse_datetime
 
@@ -140,6 +146,14 @@ def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     bulk.add_argument(
         "--progress-every", type=_positive, default=100, metavar="N",
         help="without a terminal, report progress every N rows (default: 100)",
+    )  # fmt: skip
+    bulk.add_argument(
+        "--workers", type=_count, metavar="N",
+        help="processes that sign (0: this one; default: one per CPU from 2,000 rows on)",
+    )  # fmt: skip
+    bulk.add_argument(
+        "--chunk", type=_positive, default=512, metavar="N",
+        help="rows stored per transaction, at most (default: 512; up to 10,000)",
     )  # fmt: skip
 
     status = commands.add_parser("status", help="suspend, reinstate or revoke a credential")
@@ -220,6 +234,8 @@ def _bulk(args: argparse.Namespace) -> int:
             out=Path(args.out),
             cards=args.cards,
             progress=progress,
+            workers=args.workers,
+            chunk=args.chunk,
         )
     finally:
         service.db.dispose()

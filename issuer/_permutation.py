@@ -7,7 +7,6 @@ database (no collisions, no retries, lists fill completely), yet indices look ra
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 __all__ = ["permute"]
@@ -17,7 +16,7 @@ _ROUNDS = 4  # Luby–Rackoff: four rounds give a strong pseudo-random permutati
 
 def _round(key: bytes, round_number: int, half: int, bits: int) -> int:
     message = round_number.to_bytes(1, "big") + half.to_bytes(8, "big")
-    digest = hmac.new(key, message, hashlib.sha256).digest()
+    digest = hmac.digest(key, message, "sha256")  # one-shot: no HMAC object per call
     return int.from_bytes(digest[:8], "big") & ((1 << bits) - 1)
 
 

@@ -11,6 +11,13 @@ are missing or incomplete:
 - ``DIR/cards/<CURP>-<...>.png`` (``--cards png``), or ``DIR/cards.pdf`` (``--cards pdf``: every
   card of the batch in file order, ten per A4 page at actual size);
 - ``DIR/errors.csv``: ``line,field,message`` for every row that was not issued.
+
+Rows are issued in chunks (:mod:`issuer._batch`): one transaction allocates a chunk's status
+indices, worker processes sign (``workers``), one transaction stores the chunk's credentials and
+audit entries, and the files are written after that commit. Chunks start at one row and double up
+to ``chunk`` rows, so a run shows progress (and commits) from its first row.
+``DIR/.batch`` names the batch: re-running it with a person's row changed is an error for that
+row (the person keeps the one credential the batch gave them), not a second credential.
 """
 
 from __future__ import annotations
@@ -26,17 +33,22 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
 from verifier import CardEncodingError, encode_card
 
-from .enrolment import EnrolmentRecord, RowError, read_records
-from .service import IssuerService, Principal, ServiceError
+from ._batch import BatchIssuer, BatchOutcome, BatchRequest
+from .enrolment import EnrolmentRecord, RowError, RowResult, read_records
+from .service import IssuerService, Principal
 
 __all__ = [
+    "AUTO_WORKERS_FROM",
     "CARD_OUTPUTS",
+    "DEFAULT_CHUNK",
+    "MAX_CHUNK",
     "BulkReport",
     "CardOutput",
     "Progress",
@@ -48,6 +60,13 @@ __all__ = [
 
 CardOutput = Literal["png", "pdf", "none"]
 CARD_OUTPUTS: tuple[CardOutput, ...] = ("png", "pdf", "none")
+#: Rows per chunk at most (one transaction each), by default and at all (a chunk's keys are
+#: looked up with one ``IN (...)``, and SQLite binds at most 32,766 parameters).
+DEFAULT_CHUNK = 512
+MAX_CHUNK = 10_000
+#: With ``workers=None``, files of at least this many rows are signed in worker processes.
+AUTO_WORKERS_FROM = 2000
+_WRITER_THREADS = 4
 _PNG_END = b"IEND\xaeB`\x82"
 _TMP_SUFFIX = ".tmp"
 
@@ -184,26 +203,50 @@ class _Outputs:
             self.card_dir.mkdir(exist_ok=True)
         _remove_stale_temporaries(out, self.credentials, self.card_dir)
         self.sheet_sources: list[Path] = []  # wallet JSON files, in row order, for the PDF
+        self.writers: Executor | None = None  # writes files in threads (the I/O releases the GIL)
 
-    def _put(self, path: Path, data: bytes) -> int:
+    def _put(self, path: Path, data: bytes, *, new: bool = False) -> int:
         """Write ``path`` unless it already holds exactly ``data``; 1 if written."""
         try:
-            if path.read_bytes() == data:
+            if not new and path.read_bytes() == data:
                 return 0
         except FileNotFoundError:
             pass
         atomic_write(path, data)
         return 1
 
-    def write(self, document: Mapping[str, Any]) -> int:
-        """Write a credential's files; returns how many were (re)written."""
+    def batch_id(self) -> str:
+        """The batch's id, from ``DIR/.batch`` (created on the first run)."""
+        path = self.out / ".batch"
+        try:
+            return path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            batch = secrets.token_hex(16)
+            atomic_write(path, f"{batch}\n".encode())
+            return batch
+
+    def write(
+        self,
+        document: Mapping[str, Any],
+        wallet_json: bytes | None = None,
+        card_text: str | None = None,
+        *,
+        new: bool = False,
+    ) -> int:
+        """Write a credential's files; returns how many were (re)written.
+
+        ``wallet_json`` and ``card_text`` are the files' contents if already made; ``new``
+        says the credential was just issued (its files cannot exist: nothing to compare).
+        """
         stem = output_name(document)
         wallet = self.credentials / f"{stem}.json"
-        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-        written = self._put(wallet, text.encode("utf-8"))
-        self.sheet_sources.append(wallet)
-        card_text = encode_card(document)  # CardEncodingError: reported for this row
-        written += self._put(self.credentials / f"{stem}.txt", (card_text + "\n").encode())
+        if wallet_json is None:
+            text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+            wallet_json = text.encode("utf-8")
+        written = self._put(wallet, wallet_json, new=new)
+        if card_text is None:
+            card_text = encode_card(document)  # CardEncodingError: reported for this row
+        written += self._put(self.credentials / f"{stem}.txt", (card_text + "\n").encode(), new=new)
         if self.cards == "png":
             png = self.card_dir / f"{stem}.png"
             if not _complete_png(png):
@@ -308,40 +351,140 @@ def run_bulk(
     out: Path,
     cards: CardOutput = "png",
     progress: Progress | None = None,
+    workers: int | None = None,
+    chunk: int = DEFAULT_CHUNK,
 ) -> BulkReport:
     """Issue one credential per valid row of ``source`` for ``institution``; write ``out``.
 
-    Raises :class:`issuer.enrolment.EnrolmentFileError` before issuing anything if the file
-    cannot be read at all. Row problems go to ``errors.csv`` and never stop the run.
+    ``workers`` processes sign (0: this process signs; ``None``: as many as CPUs for a file of
+    :data:`AUTO_WORKERS_FROM` rows or more, else 0); ``chunk`` rows at most are stored per
+    transaction (:data:`MAX_CHUNK` at most). Raises :class:`issuer.enrolment.EnrolmentFileError`
+    before issuing anything if the file cannot be read at all. Row problems go to ``errors.csv``
+    and never stop the run.
     """
     principal = cli_principal(institution)
+    if workers is None:
+        from .enrolment import count_rows
+
+        large = count_rows(source) >= AUTO_WORKERS_FROM
+        workers = min(os.cpu_count() or 1, 8) if large else 0
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with _exclusive(out), ThreadPoolExecutor(_WRITER_THREADS, "bulk-write") as writers:
         outputs = _Outputs(out, cards)  # first: it removes what an interrupted run left
-        report = _run_rows(service, principal, source, outputs, progress)
+        outputs.writers = writers
+        with BatchIssuer(
+            service,
+            institution,
+            actor=principal.client_id,
+            batch=outputs.batch_id(),
+            workers=workers,
+        ) as issuer:
+            largest = min(max(chunk, 1), MAX_CHUNK)
+            report = _run_rows(issuer, principal, source, outputs, progress, largest)
     if progress is not None:
         progress.close(report)
     return report
 
 
+@dataclass
+class _Row:
+    """One row of the file: its problems so far, and its request if it has none."""
+
+    line: int
+    problems: list[RowError]
+    request: BatchRequest | None = None
+
+
+def _rows(results: Iterator[RowResult], institution: str) -> Iterator[_Row]:
+    for line, group in itertools.groupby(results, key=lambda item: item.line):
+        items = list(group)
+        problems = [item for item in items if isinstance(item, RowError)]
+        records = [item for item in items if isinstance(item, EnrolmentRecord)]
+        if problems or not records:
+            yield _Row(line, problems)
+        elif records[0].institution != institution:
+            message = f"{records[0].institution}, but this batch is for {institution}"
+            yield _Row(line, [RowError(line, "institution", message)])
+        else:
+            yield _Row(line, [], _request(records[0]))
+
+
+def _request(record: EnrolmentRecord) -> BatchRequest:
+    return BatchRequest(record.line, record.subject(), record.valid_until, f"bulk:{record.row_key}")
+
+
+def _chunks(rows: Iterator[_Row], largest: int) -> Iterator[list[_Row]]:
+    """Chunks of 1, 2, 4, ... rows, up to ``largest``."""
+    size = 1
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+        size = min(size * 2, largest)
+
+
 def _run_rows(
-    service: IssuerService,
+    issuer: BatchIssuer,
     principal: Principal,
     source: Path,
     outputs: _Outputs,
     progress: Progress | None,
+    chunk: int,
 ) -> BulkReport:
     report = BulkReport()
     with _errors_file(outputs.out) as errors:
-        for _line, group in itertools.groupby(read_records(source), key=lambda item: item.line):
-            items = list(group)
-            problems = [item for item in items if isinstance(item, RowError)]
+
+        def collect(written: _Collect | None) -> None:
+            if written is not None:
+                written(report, errors, progress)
+
+        # A pipeline: chunk k+1 is signed while chunk k is stored and chunk k-1's files written.
+        previous: tuple[list[_Row], Any] | None = None
+        writing: _Collect | None = None
+        for rows in _chunks(_rows(read_records(source), principal.institution), chunk):
+            submitted = issuer.submit([row.request for row in rows if row.request is not None])
+            collect(writing)
+            writing = _store(issuer, *previous, outputs) if previous is not None else None
+            previous = (rows, submitted)
+        collect(writing)
+        if previous is not None:
+            collect(_store(issuer, *previous, outputs))
+        report.files_written += outputs.write_sheet()
+    return report
+
+
+_Written = tuple[int, RowError | None]  # files written, the row's error
+_Collect = Callable[[BulkReport, "csv.DictWriter[str]", Progress | None], None]
+
+
+def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outputs) -> _Collect:
+    """Store a chunk and start writing its files (in threads).
+
+    Returns what waits for the files and then counts the rows and lists their errors, in file
+    order (call it once).
+    """
+    outcomes = issuer.complete(submitted)
+    if outputs.writers is not None:
+        written: Iterator[_Written | Future[_Written]] = iter(
+            [outputs.writers.submit(_write_outcome, outcome, outputs) for outcome in outcomes]
+        )
+    else:
+        written = (_write_outcome(outcome, outputs) for outcome in outcomes)
+
+    def collect(report: BulkReport, errors: csv.DictWriter[str], progress: Progress | None) -> None:
+        by_request = iter(outcomes)
+        for row in rows:
+            problems = row.problems
+            if row.request is not None:
+                outcome, result = next(by_request), next(written)
+                files, problem = result.result() if isinstance(result, Future) else result
+                report.files_written += files
+                if outcome.document is not None:
+                    report.issued += outcome.created
+                    report.existing += not outcome.created
+                    if outputs.cards == "pdf":
+                        stem = output_name(outcome.document)
+                        outputs.sheet_sources.append(outputs.credentials / f"{stem}.json")
+                problems = [problem] if problem else []
             report.rows += 1
-            if not problems:
-                for record in items:
-                    assert isinstance(record, EnrolmentRecord)
-                    problem = _issue_row(service, principal, record, outputs, report)
-                    problems += [problem] if problem else []
             if problems:
                 report.errors += 1
                 for error in problems:
@@ -350,39 +493,17 @@ def _run_rows(
                     )
             if progress is not None:
                 progress.update(report.rows, report)
-        report.files_written += outputs.write_sheet()
-    return report
+
+    return collect
 
 
-def _issue_row(
-    service: IssuerService,
-    principal: Principal,
-    record: EnrolmentRecord,
-    outputs: _Outputs,
-    report: BulkReport,
-) -> RowError | None:
-    """Issue (or find) one row's credential and write its files; the error if it failed."""
-    if record.institution != principal.institution:
-        return RowError(
-            record.line,
-            "institution",
-            f"{record.institution}, but this batch is for {principal.institution}",
-        )
-    try:
-        result = service.issue(
-            principal,
-            {"credentialSubject": record.subject()},
-            valid_until=record.valid_until,
-            idempotency_key=f"bulk:{record.row_key}",
-        )
-    except ServiceError as exc:
-        return RowError(record.line, "credential", exc.detail)
-    if result.created:
-        report.issued += 1
-    else:
-        report.existing += 1
-    try:
-        report.files_written += outputs.write(result.document)
+def _write_outcome(outcome: BatchOutcome, outputs: _Outputs) -> tuple[int, RowError | None]:
+    """Write one request's files: how many were written, and the row's error if it has one."""
+    line = outcome.request.line
+    if outcome.document is None:
+        return 0, RowError(line, outcome.field, outcome.error or "not issued")
+    try:  # a card that cannot be made (outcome.card None) is made again here, and fails
+        files = outputs.write(outcome.document, outcome.wallet, outcome.card, new=outcome.created)
     except CardEncodingError as exc:
-        return RowError(record.line, "card", f"issued, but no card can be made: {exc}")
-    return None
+        return 0, RowError(line, "card", f"issued, but no card can be made: {exc}")
+    return files, None

@@ -137,6 +137,8 @@ class Credential(Base):
     request_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The ``credencial-issuer bulk`` batch (output folder) that issued it, if any.
+    bulk_batch: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class StatusEvent(Base):

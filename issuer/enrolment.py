@@ -36,6 +36,8 @@ from verifier import (
 )
 from verifier._identifiers import CURP_STATE_CODES
 
+from ._first_lines import FirstLines
+
 __all__ = [
     "COLUMNS",
     "MEXICO_CITY",
@@ -479,7 +481,7 @@ def read_records(
     path = Path(path)
     kind = file_format or record_format(path)
     day = today or datetime.now(MEXICO_CITY).date()
-    seen: dict[str, int] = {}
+    seen = FirstLines()  # every CURP of the file, compactly (a national file is large)
     pending: list[RowError] = []
     with path.open("rb") as handle:
         lines = _decoded_lines(handle, pending)
@@ -490,11 +492,11 @@ def read_records(
             checked = row if isinstance(row, list) else _check_row(line, row, day)
             if isinstance(checked, list):
                 yield from checked
-            elif checked.curp in seen:
-                message = f"{checked.curp} is already on line {seen[checked.curp]}"
+            elif (first := seen.get(checked.curp)) is not None:
+                message = f"{checked.curp} is already on line {first}"
                 yield RowError(line, "curp", message)
             else:
-                seen[checked.curp] = line
+                seen.add(checked.curp, line)
                 yield checked
         yield from pending
 
