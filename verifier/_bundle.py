@@ -13,9 +13,8 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ._ed25519 import ed25519_verify
 from ._errors import IndeterminateError, InputError, KeyFormatError, ReasonCode, TrustBundleError
 from ._multibase import b58encode, decode_multibase, decode_multikey, encode_multikey
 from ._time import parse_datetime
@@ -140,10 +139,10 @@ def valid_signers(
             continue
         try:
             raw = decode_multibase(sig)
-            Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw, message)
-        except (ValueError, InvalidSignature):
+        except ValueError:
             continue
-        good.add(key.public_key)
+        if ed25519_verify(key.public_key, raw, message):
+            good.add(key.public_key)
     return frozenset(good)
 
 
