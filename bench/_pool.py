@@ -122,8 +122,13 @@ def build_pool(count: int, *, seed: int = 2026) -> Pool:
     trust = TrustStore(
         [
             TrustedKey.from_json(
-                {"id": vm, "controller": institution.did, "publicKeyMultibase": key.public_key_multibase}
+                {
+                    "id": vm,
+                    "controller": institution.did,
+                    "publicKeyMultibase": key.public_key_multibase,
+                }
             )
         ]
     )
-    return Pool(key, vm, loader, unsigned, created, signed, cards, Verifier(trust, status_lists=lists))
+    checker = Verifier(trust, status_lists=lists)
+    return Pool(key, vm, loader, unsigned, created, signed, cards, checker)

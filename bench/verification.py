@@ -149,8 +149,12 @@ def verify_and_sign(pool: Pool, *, rounds: int) -> None:
         rounds=rounds,
         batch=batch,
     )
+
+    def raw_sign(position: int) -> object:
+        return pool.key.sign(message[position % size])
+
     sign_s, sign_refs = interleaved(
-        sign, {"pyld": (sign, 3, True), "ed25519 sign": (lambda p: pool.key.sign(message[p % size]), batch, False)},
+        sign, {"pyld": (sign, 3, True), "ed25519 sign": (raw_sign, batch, False)},
         rounds=rounds, batch=batch,
     )  # fmt: skip
     floor_s, floor_ratio = card_refs["floor"]
@@ -159,9 +163,7 @@ def verify_and_sign(pool: Pool, *, rounds: int) -> None:
         f"\nVerification and signing (issue 9 goals 1-2): {POOL_SIZE:,} distinct credentials, "
         f"{rounds} interleaved rounds, medians; Ed25519 by libsodium (PyNaCl)"
     )
-    print(
-        f"  {'figure':<44} {'measured':>13} {'reference':>13} {'ratio':>9} {'goal':>10}  result"
-    )
+    print(f"  {'figure':<44} {'measured':>13} {'reference':>13} {'ratio':>9} {'goal':>10}  result")
     _row("1. card verify, per second", f"{1 / card_s:,.0f}/s", "", "", "≥ 5,000/s",
          1 / card_s >= GOAL_VERIFY_PER_SECOND)  # fmt: skip
     _row("1. card verify vs pyld reference path", _us(card_s), _us(pyld_s),
@@ -171,7 +173,7 @@ def verify_and_sign(pool: Pool, *, rounds: int) -> None:
     json_s, json_ratio = card_refs["json"]
     print(f"  {'   (info) JSON credential verify':<44} {_us(json_s):>13} {'':>13} "
           f"{json_ratio:>8.2f}× of the card")  # fmt: skip
-    openssl_s, openssl_ratio = card_refs["openssl"]
+    openssl_s, _ = card_refs["openssl"]
     print(f"  {'   (info) bare Ed25519 verify, OpenSSL':<44} {_us(openssl_s):>13} "
           f"{'':>13} {openssl_s / floor_s:>8.2f}× libsodium")  # fmt: skip
     sign_pyld_s, sign_pyld_ratio = sign_refs["pyld"]
@@ -277,7 +279,8 @@ def _memory_child(folder: str) -> None:
         checker._status_snapshot(held["id"], issuer_id(held), now)  # authenticate + decode
     seconds = time.perf_counter() - began
     del held
-    print(json.dumps({"base": base, "loaded": _rss_bytes(), "lists": len(paths), "seconds": seconds}))
+    loaded = _rss_bytes()
+    print(json.dumps({"base": base, "loaded": loaded, "lists": len(paths), "seconds": seconds}))
 
 
 def _write_snapshot(pool: Pool, folder: Path, lists_per_purpose: int) -> None:
@@ -320,7 +323,7 @@ def memory(pool: Pool, *, national: bool) -> None:
     scale = full / count
     print(
         f"\nVerifier memory (issue 9 goal 5): {figures['lists']} signed status lists of "
-        f"{LIST_SIZE:,} entries ({'the national snapshot' if national else '1/16 of the national snapshot'}; "
+        f"{LIST_SIZE:,} entries ({'' if national else '1/16 of '}the national snapshot; "
         f"written in {written:.1f} s)"
     )  # fmt: skip
     print(f"  {'   RSS of a verifier process, before lists':<44} {figures['base'] / 1e6:>10.1f} MB")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 __all__ = ["b45decode", "b45encode"]
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"

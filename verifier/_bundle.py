@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-
 from ._ed25519 import ed25519_verify
 from ._errors import IndeterminateError, InputError, KeyFormatError, ReasonCode, TrustBundleError
 from ._multibase import b58encode, decode_multibase, decode_multikey, encode_multikey

@@ -256,7 +256,9 @@ def _unpack_uuid(value: Any, ctx: _Ctx) -> str | None:
     return f"urn:uuid:{uuid.UUID(bytes=value)}"
 
 
-_CANONICAL_DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+_CANONICAL_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z"
+)
 
 
 def _pack_datetime(value: str, ctx: _Ctx) -> int | None:

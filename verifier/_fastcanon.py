@@ -2,9 +2,10 @@
 
 pyld takes milliseconds per credential; this takes tens of microseconds. It applies only when a
 document is *exactly* one of the shapes below (our health-coverage credential, the issuer's
-status list credential, and Data Integrity proof options) with the bundled contexts; for anything else it returns ``None`` and the caller
-runs the full algorithm. Blank nodes get canonical labels from their first-degree hashes
-(RDFC-1.0 §4.6); if two blank nodes share a hash, the full algorithm decides instead.
+status list credential, and Data Integrity proof options) with the bundled contexts; for
+anything else it returns ``None`` and the caller runs the full algorithm. Blank nodes get
+canonical labels from their first-degree hashes (RDFC-1.0 §4.6); if two blank nodes share a
+hash, the full algorithm decides instead.
 
 Differential tests (``tests/verifier/test_fastcanon.py``) check byte equality with pyld's
 full algorithm on generated documents, including every character N-Quads must escape.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import schemas
