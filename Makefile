@@ -37,7 +37,7 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=20000 \
 		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py \
-		tests/verifier/test_hostile_json.py
+		tests/verifier/test_hostile_json.py tests/verifier/test_fast_paths.py
 
 clean:
 	rm -rf $(VENV) demo var/demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
