@@ -265,7 +265,8 @@ def _pack_datetime(value: str, ctx: _Ctx) -> int | None:
     try:
         fields = _CANONICAL_DATETIME.fullmatch(value)
         if fields is not None:  # the usual spelling, without strptime's cost
-            moment = datetime(*map(int, fields.groups()), tzinfo=UTC)
+            year, month, day, hour, minute, second = map(int, fields.groups())
+            moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         else:  # whatever else strptime reads (refused later as not exact)
             moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from functools import lru_cache
 
 from ._errors import KeyFormatError
 
@@ -50,14 +49,23 @@ def b58encode(data: bytes) -> str:
             chunk, pair = divmod(chunk, _B58_PAIR_BASE)
             pairs.append(_B58_PAIRS[pair])
         digits.append("".join(reversed(pairs)))
-    return "1" * zeros + "".join(digits).lstrip("1")
+    text = "1" * zeros + "".join(digits).lstrip("1")
+    if len(text) <= _MAX_CACHED_CHARS:
+        _remember(text, data)
+    return text
 
 
 def b58decode(text: str) -> bytes:
     """Decode base58btc text (no multibase prefix); raise ``ValueError`` on a bad character."""
     if len(text) > _MAX_B58_CHARS:
         raise ValueError("base58 text too long")
-    return _b58decode_cached(text) if len(text) <= _MAX_CACHED_CHARS else _b58decode(text)
+    known = _recent.get(text)
+    if known is not None:
+        return known
+    data = _b58decode(text)
+    if len(text) <= _MAX_CACHED_CHARS:
+        _remember(text, data)
+    return data
 
 
 def _b58decode(text: str) -> bytes:
@@ -74,10 +82,18 @@ def _b58decode(text: str) -> bytes:
     return b"\0" * zeros + body
 
 
-#: A proofValue is decoded twice per card (the card's canonical-form check, then the proof),
-#: so short decodes are cached; ``bytes`` are immutable.
-_b58decode_cached = lru_cache(maxsize=256)(_b58decode)
+#: Recent short conversions, text → bytes (both directions feed it: a card's proofValue is
+#: encoded by the card decoder, then decoded by its canonical-form check and by the proof check).
+#: ``bytes`` are immutable and each entry is an exact inverse pair; cleared when full.
+_recent: dict[str, bytes] = {}
+_MAX_RECENT = 256
 _MAX_CACHED_CHARS = 100
+
+
+def _remember(text: str, data: bytes) -> None:
+    if len(_recent) >= _MAX_RECENT:
+        _recent.clear()
+    _recent[text] = data
 
 
 def decode_multibase(text: str) -> bytes:
