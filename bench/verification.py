@@ -3,7 +3,8 @@
 Each figure is printed beside its reference measured in the same run, with the ratio and
 MET / NOT MET. The machines are shared and noisy, so subject and reference are *interleaved*:
 every round times a batch of each, the per-round ratio is taken, and the median over the rounds
-is reported (noise slows both sides of a round alike).
+is reported (noise slows both sides of a round alike). Goals 1 and 2 count the process's CPU
+time (per second *on one core*); goal 4 is wall time from process start to verdict.
 
 1. Verify a card (text → decode → canonicalize → Ed25519 → trust → both status lookups →
    verdict) against (a) the same pipeline with pyld's full RDFC-1.0 canonicalization (the
@@ -61,11 +62,15 @@ def pyld_path() -> Iterator[None]:
 
 
 def _batch_seconds(operation: Callable[[int], object], start: int, count: int) -> float:
-    """Seconds per operation over ``count`` calls on positions ``start``, ``start + 1``..."""
-    began = time.perf_counter()
+    """CPU seconds per operation over ``count`` calls on positions ``start``, ``start + 1``...
+
+    CPU time of this process, not wall time: "per second on one core" is what the goals ask,
+    and on a shared machine wall time also counts the time other processes held the core.
+    """
+    began = time.process_time()
     for position in range(start, start + count):
         operation(position)
-    return (time.perf_counter() - began) / count
+    return (time.process_time() - began) / count
 
 
 def interleaved(
@@ -161,7 +166,7 @@ def verify_and_sign(pool: Pool, *, rounds: int) -> None:
     pyld_s, pyld_ratio = card_refs["pyld"]
     print(
         f"\nVerification and signing (issue 9 goals 1-2): {POOL_SIZE:,} distinct credentials, "
-        f"{rounds} interleaved rounds, medians; Ed25519 by libsodium (PyNaCl)"
+        f"{rounds} interleaved rounds, medians of CPU time; Ed25519 by libsodium (PyNaCl)"
     )
     print(f"  {'figure':<44} {'measured':>13} {'reference':>13} {'ratio':>9} {'goal':>10}  result")
     _row("1. card verify, per second", f"{1 / card_s:,.0f}/s", "", "", "≥ 5,000/s",
@@ -253,36 +258,6 @@ ENTRIES = 130_000_000
 LIST_SIZE = 131_072
 
 
-def _rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _memory_child(folder: str) -> None:
-    """In a fresh process: a verifier holding every list in ``folder``, each list loaded."""
-    from verifier import InMemoryStatusLists, TrustStore, Verifier
-    from verifier._datamodel import issuer_id
-
-    base = _rss_bytes()
-    root = Path(folder)
-    paths = sorted(root.glob("status-*.json"))
-    began = time.perf_counter()
-    lists = InMemoryStatusLists.from_files(paths)
-    checker = Verifier(TrustStore.from_file(root / "trust.json"), status_lists=lists)
-    now = datetime.now(UTC)
-    for path in paths:
-        held = json.loads(path.read_text(encoding="utf-8"))
-        checker._status_snapshot(held["id"], issuer_id(held), now)  # authenticate + decode
-    seconds = time.perf_counter() - began
-    del held
-    loaded = _rss_bytes()
-    print(json.dumps({"base": base, "loaded": loaded, "lists": len(paths), "seconds": seconds}))
-
-
 def _write_snapshot(pool: Pool, folder: Path, lists_per_purpose: int) -> None:
     """Signed status lists of the pool's issuer (1% revoked, 0.5% suspended), and the trust."""
     from issuer._institutions import INSTITUTIONS
@@ -315,7 +290,7 @@ def memory(pool: Pool, *, national: bool) -> None:
         _write_snapshot(pool, Path(tmp), count)
         written = time.perf_counter() - began
         completed = subprocess.run(
-            [sys.executable, "-m", "bench.verification", "--memory-child", tmp],
+            [sys.executable, "-m", "bench._verifier_memory", tmp],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -345,11 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.verification")
     parser.add_argument("--national", action="store_true", help="memory with all 2 × 992 lists")
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.memory_child:
-        _memory_child(args.memory_child)
-        return
     national = args.national or os.environ.get("CREDENCIAL_BENCH_NATIONAL") == "1"
     began = time.perf_counter()
     pool = build_pool(POOL_SIZE)
