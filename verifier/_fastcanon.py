@@ -40,6 +40,7 @@ _CREDENTIAL_TYPES = {
 }
 #: An IRI pyld writes unchanged: absolute, no character N-Quads would need escaped.
 _SAFE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\\x7f]*")
+_NEEDS_ESCAPE = re.compile(r'[\\\t\n\r"]')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _PURPOSES = {"assertionMethod": "assertionMethod", "authentication": "authenticationMethod"}
 
@@ -57,6 +58,8 @@ def _iri(value: Any) -> str:
 def _literal(value: Any, datatype: str | None = None) -> str:
     if not isinstance(value, str) or _UNSAFE_TEXT.search(value):
         raise _NotOurShapeError
+    if _NEEDS_ESCAPE.search(value) is None:  # the usual case: nothing to escape
+        return f'"{value}"' if datatype is None else f'"{value}"^^<{datatype}>'
     escaped = (
         value.replace("\\", "\\\\")
         .replace("\t", "\\t")
@@ -108,14 +111,24 @@ class _Graph:
                 )
             )
         # First-degree hashes (RDFC-1.0 §4.6): the node's quads, itself _:a, other blanks _:z.
+        # Each triple's tail (" <p> <o> .\n") is formatted once and reused for both passes.
         first_degree: dict[str, list[str]] = {node: [] for node in blank_nodes}
+        plain: list[tuple[str, str]] = []  # (subject, tail) of triples whose object is no blank
+        linked: list[tuple[str, str, str]] = []  # triples whose object is a blank node
         for s, p, o in triples:
-            s_blank, o_blank = s.startswith("_:"), o.startswith("_:")
-            if s_blank:
-                other = ("_:a" if o == s else "_:z") if o_blank else o
-                first_degree[s].append(f"_:a {p} {other} .\n")
-            if o_blank and o != s:
-                first_degree[o].append(f"{'_:z' if s_blank else s} {p} _:a .\n")
+            if o.startswith("_:"):
+                linked.append((s, p, o))
+                if s.startswith("_:"):
+                    first_degree[s].append(f"_:a {p} {'_:a' if o == s else '_:z'} .\n")
+                    if o != s:
+                        first_degree[o].append(f"_:z {p} _:a .\n")
+                else:
+                    first_degree[o].append(f"{s} {p} _:a .\n")
+            else:
+                tail = f" {p} {o} .\n"
+                plain.append((s, tail))
+                if s.startswith("_:"):
+                    first_degree[s].append("_:a" + tail)
         hashes = {
             node: hashlib.sha256("".join(sorted(lines)).encode("utf-8")).digest()
             for node, lines in first_degree.items()
@@ -126,9 +139,9 @@ class _Graph:
             node: f"_:c14n{position}"
             for position, node in enumerate(sorted(blank_nodes, key=hashes.__getitem__))
         }
-        return "".join(
-            sorted([f"{labels.get(s, s)} {p} {labels.get(o, o)} .\n" for s, p, o in triples])
-        )
+        lines = [labels.get(s, s) + tail for s, tail in plain]
+        lines += [f"{labels.get(s, s)} {p} {labels[o]} .\n" for s, p, o in linked]
+        return "".join(sorted(lines))
 
 
 def _credential(document: Mapping[str, Any]) -> str:
