@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import cbor2
@@ -95,6 +96,11 @@ PROOF_PURPOSES = ("assertionMethod",)
 #: Name alphabet: a name made only of these is packed at about 5.2 bits per character.
 NAME_ALPHABET = " ABCDEFGHIJKLMNOPQRSTUVWXYZÑÁÉÍÓÚÜ'-."
 _NAME_INDEX = {char: i for i, char in enumerate(NAME_ALPHABET)}
+_NAME_PAIR_BASE = len(NAME_ALPHABET) ** 2
+_NAME_PAIRS = [high + low for high in NAME_ALPHABET for low in NAME_ALPHABET]
+_NAME_PAIR_VALUE = {pair: value for value, pair in enumerate(_NAME_PAIRS)}
+_NAME_CHUNK_PAIRS = 5
+_NAME_CHUNK = _NAME_PAIR_BASE**_NAME_CHUNK_PAIRS
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
 _CURP_RADICES: tuple[str | tuple[str, ...], ...] = (
@@ -241,9 +247,14 @@ def _bytes_to_int(value: Any, max_len: int) -> int:
     return int.from_bytes(value, "big")
 
 
+_CANONICAL_UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+
+
 def _pack_uuid(value: str, ctx: _Ctx) -> bytes | None:
     if not value.startswith("urn:uuid:"):
         return None
+    if _CANONICAL_UUID_URN.fullmatch(value):  # the usual spelling, without the UUID class
+        return bytes.fromhex(value[9:].replace("-", ""))
     try:
         return uuid.UUID(value.removeprefix("urn:uuid:")).bytes
     except ValueError:
@@ -253,7 +264,8 @@ def _pack_uuid(value: str, ctx: _Ctx) -> bytes | None:
 def _unpack_uuid(value: Any, ctx: _Ctx) -> str | None:
     if not isinstance(value, bytes) or len(value) != 16:
         return None
-    return f"urn:uuid:{uuid.UUID(bytes=value)}"
+    digits = value.hex()  # str(uuid.UUID(bytes=value)), spelled out
+    return f"urn:uuid:{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 _CANONICAL_DATETIME = re.compile(
@@ -332,24 +344,44 @@ def _unpack_curp(value: Any, ctx: _Ctx) -> str | None:
 
 
 def _pack_name(value: str, ctx: _Ctx) -> bytes | None:
-    if not value or any(char not in _NAME_INDEX for char in value):
+    if not value:
         return None
-    number = 1  # a leading 1 keeps leading "zero" symbols (spaces)
-    for char in value:
-        number = number * len(NAME_ALPHABET) + _NAME_INDEX[char]
+    # A leading symbol of value 1 keeps leading "zero" symbols (spaces); then two symbols at a
+    # time (one multiplication per pair: the same number as one symbol at a time).
+    padded = (
+        NAME_ALPHABET[1] + value if len(value) % 2 else NAME_ALPHABET[0] + NAME_ALPHABET[1] + value
+    )
+    number = 0
+    try:
+        for start in range(0, len(padded), 2):
+            number = number * _NAME_PAIR_BASE + _NAME_PAIR_VALUE[padded[start : start + 2]]
+    except KeyError:
+        return None
     packed = _int_to_bytes(number)
     return packed if len(packed) <= _MAX_NAME_BYTES else None
 
 
 def _unpack_name(value: Any, ctx: _Ctx) -> str | None:
     number = _bytes_to_int(value, _MAX_NAME_BYTES)
-    chars = []
-    while number > 1:
+    chunks = []  # base 37**10, least significant first: few big-integer divisions
+    while number >= _NAME_CHUNK:
+        number, chunk = divmod(number, _NAME_CHUNK)
+        chunks.append(chunk)
+    top = []
+    while number:
         number, digit = divmod(number, len(NAME_ALPHABET))
-        chars.append(NAME_ALPHABET[digit])
-    if number != 1 or not chars:
+        top.append(NAME_ALPHABET[digit])
+    parts = ["".join(reversed(top))]
+    for chunk in reversed(chunks):
+        pairs = []
+        for _ in range(_NAME_CHUNK_PAIRS):
+            chunk, pair = divmod(chunk, _NAME_PAIR_BASE)
+            pairs.append(_NAME_PAIRS[pair])
+        parts.append("".join(reversed(pairs)))
+    symbols = "".join(parts)
+    if len(symbols) < 2 or symbols[0] != NAME_ALPHABET[1]:  # the leading 1, then the name
         raise ValueError("bad packed name")
-    return "".join(reversed(chars))
+    return symbols[1:]
 
 
 def _pack_digits(value: str, ctx: _Ctx) -> bytes | None:
@@ -592,14 +624,14 @@ class _SubjectShape(_Shape):
 
     def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
         items: list[Any] = super().encode(value, ctx, term)
-        position = self._position("birthDate")
+        position = self._birth_date_position
         derived = _birth_date_from_curp(value.get("curp"))
         if derived is not None and value.get("birthDate") == derived and len(items) > position:
             items[position] = None
         return items
 
     def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
-        position = self._position("birthDate")
+        position = self._birth_date_position
         if isinstance(value, list) and len(value) > position and value[position] is None:
             result: dict[str, Any] = super().decode(
                 [*value[:position], _UNDEFINED, *value[position + 1 :]], ctx, term
@@ -611,8 +643,9 @@ class _SubjectShape(_Shape):
             return {key: result[key] for key, _ in self.fields if key in result}
         return super().decode(value, ctx, term)
 
-    def _position(self, key: str) -> int:
-        return next(i for i, (name, _) in enumerate(self.fields) if name == key)
+    @cached_property
+    def _birth_date_position(self) -> int:
+        return next(i for i, (name, _) in enumerate(self.fields) if name == "birthDate")
 
 
 _SUBJECT = _SubjectShape(

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from verifier import (
 )
 from verifier._base45 import b45decode
 from verifier._canon import canonicalize_full
+from verifier._card import NAME_ALPHABET, _Ctx, _pack_name, _pack_uuid, _unpack_name, _unpack_uuid
 from verifier._ed25519 import ed25519_verify
 from verifier._fastcanon import fast_canonicalize
 from verifier._modelcheck import conforms_to_model
@@ -309,3 +311,51 @@ def test_the_command_line_starts_without_pyld_or_pydantic() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+# -- card codec value packers -------------------------------------------------------------------
+
+
+def reference_pack_name(value: str) -> bytes | None:
+    if not value or any(char not in NAME_ALPHABET for char in value):
+        return None
+    number = 1
+    for char in value:
+        number = number * len(NAME_ALPHABET) + NAME_ALPHABET.index(char)
+    packed = number.to_bytes(max(1, (number.bit_length() + 7) // 8), "big")
+    return packed if len(packed) <= 120 else None
+
+
+def reference_unpack_name(value: bytes) -> str:
+    if not 0 < len(value) <= 120:
+        raise ValueError("length")
+    number, chars = int.from_bytes(value, "big"), []
+    while number > 1:
+        number, digit = divmod(number, len(NAME_ALPHABET))
+        chars.append(NAME_ALPHABET[digit])
+    if number != 1 or not chars:
+        raise ValueError("bad packed name")
+    return "".join(reversed(chars))
+
+
+@_SETTINGS
+@given(st.text(st.sampled_from(NAME_ALPHABET + "aé"), max_size=200))
+def test_name_packing_matches_its_definition(name: str) -> None:
+    assert _pack_name(name, _Ctx(None)) == reference_pack_name(name)
+
+
+@_SETTINGS
+@given(st.binary(max_size=125))
+def test_name_unpacking_matches_its_definition(packed: bytes) -> None:
+    def ours(value: bytes) -> str | None:
+        return _unpack_name(value, _Ctx(None))
+
+    assert _outcome(ours, packed) == _outcome(reference_unpack_name, packed)
+
+
+@_SETTINGS
+@given(st.uuids(), st.booleans())
+def test_uuid_packing_matches_the_uuid_class(value: uuid.UUID, upper: bool) -> None:
+    text = f"urn:uuid:{str(value).upper() if upper else value}"
+    assert _pack_uuid(text, _Ctx(None)) == value.bytes
+    assert _unpack_uuid(value.bytes, _Ctx(None)) == f"urn:uuid:{value}"
