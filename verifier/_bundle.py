@@ -370,6 +370,11 @@ class BundleStatusLists:
         self.bundle = bundle
         self._files = dict(files)
         self._parsed: dict[str, Mapping[str, Any]] = {}
+        # URL → entry, first entry first (as TrustBundle.status_list): a national bundle names
+        # ~2,000 lists and every verification looks up two of them.
+        self._entries: dict[str, BundleStatusList] = {}
+        for entry in bundle.status_lists():
+            self._entries.setdefault(entry.url, entry)
 
     @classmethod
     def from_dir(cls, bundle: TrustBundle, folder: str | Path) -> BundleStatusLists:
@@ -387,7 +392,7 @@ class BundleStatusLists:
 
     def get(self, url: str) -> Mapping[str, Any] | None:
         """The held status list credential for ``url``, if the bundle vouches for its bytes."""
-        entry = self.bundle.status_list(url)
+        entry = self._entries.get(url)
         if entry is None:
             raise IndeterminateError(
                 f"status list {url} is not named in trust bundle version {self.bundle.version}",
