@@ -122,6 +122,7 @@ _MAX_UINT = 2**32 - 1
 #: Largest packed name: about 184 characters (longer names travel as text).
 _MAX_NAME_BYTES = 120
 _MAX_DEPTH = 8
+_MAX_CACHED_TERMS = 16  # parent terms per shape: a handful ("credential.credentialStatus[0]"...)
 
 
 def _status_list_url(issuer: str, purpose: str, number: int) -> str:
@@ -509,16 +510,26 @@ class _Shape(_Codec):
         self.name = name
         self.fields = tuple(fields)
         self.keys = frozenset(key for key, _ in fields)
+        self._terms: dict[str, tuple[str, ...]] = {}
+
+    def _field_terms(self, term: str) -> tuple[str, ...]:
+        """``term.key`` for each field (for messages), formatted once per parent term."""
+        terms = self._terms.get(term)
+        if terms is None:
+            terms = tuple(f"{term}.{key}" for key, _ in self.fields)
+            if len(self._terms) < _MAX_CACHED_TERMS:
+                self._terms[term] = terms
+        return terms
 
     def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
         if not isinstance(value, Mapping):
             raise _refuse(term, f"{self.name} must be an object")
-        unknown = sorted(set(value) - self.keys)
-        if unknown:
+        if not value.keys() <= self.keys:
+            unknown = sorted(set(value) - self.keys)
             raise _refuse(f"{term}.{unknown[0]}", "the term is not in the card dictionary")
         items = [
-            codec.encode(value[key], ctx, f"{term}.{key}") if key in value else _UNDEFINED
-            for key, codec in self.fields
+            codec.encode(value[key], ctx, child) if key in value else _UNDEFINED
+            for (key, codec), child in zip(self.fields, self._field_terms(term), strict=True)
         ]
         while items and items[-1] is _UNDEFINED:
             items.pop()
@@ -528,9 +539,11 @@ class _Shape(_Codec):
         if not isinstance(value, list) or len(value) > len(self.fields):
             raise _malformed(term, f"{self.name} must be an array of at most {len(self.fields)}")
         result: dict[str, Any] = {}
-        for (key, codec), item in zip(self.fields, value, strict=False):
+        for (key, codec), child, item in zip(
+            self.fields, self._field_terms(term), value, strict=False
+        ):
             if item is not _UNDEFINED:
-                result[key] = codec.decode(item, ctx, f"{term}.{key}")
+                result[key] = codec.decode(item, ctx, child)
         if not result:
             raise _malformed(term, f"empty {self.name}")
         return result
