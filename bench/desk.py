@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import median_seconds
+from bench._timing import median_seconds
 from issuer._card_render import card_png
 from issuer._demo import DEMO_PEOPLE
 from issuer._institutions import INSTITUTIONS

@@ -58,7 +58,7 @@ ONE_AT_A_TIME = 100
 BULK_ROWS = 4000
 _STEADY_FROM = 2048
 SIGNATURES = 2000
-_PASSPHRASE = "bench"
+_PASSPHRASE = "bench"  # noqa: S105 (a throwaway key store of the benchmark)
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXYZ"
 _NAMES = (
     ("MARÍA GUADALUPE", "HERNÁNDEZ", "DE LA O"),

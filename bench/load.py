@@ -50,7 +50,7 @@ __all__ = [
     "verify_lua",
 ]
 
-_PASSPHRASE = "load-benchmark-passphrase"
+_PASSPHRASE = "load-benchmark-passphrase"  # noqa: S105 (throwaway benchmark keys)
 _ROOT = Path(__file__).resolve().parent.parent
 #: The person every issue request is about, but for the CURP (``@CURP@``), made by the script.
 _BIRTH = "1985-03-14"

@@ -71,7 +71,7 @@ from ._permutation import permute
 from ._signing import new_coverage_credential
 from .audit import append_audit_many
 from .db import Credential, SigningKey, StatusList
-from .keystore import FileKeyStore, KeyHandle
+from .keystore import KeyHandle, open_keystore
 from .service import (
     ConflictError,
     IssuanceCheckError,
@@ -79,6 +79,7 @@ from .service import (
     ServiceError,
     _request_hash,
 )
+from .settings import IssuerSettings
 
 __all__ = [
     "BATCH_AUDIT_ACTION",
@@ -299,19 +300,18 @@ _WORKER: _Signing | None = None
 
 
 def _start_worker(
-    key_dir: str, passphrase: str, institution: str, key_id: str, verification_method: str,
+    settings: IssuerSettings, institution: str, key_id: str, verification_method: str,
     public_key_multibase: str,
 ) -> None:  # fmt: skip
-    """Pool initializer: open the key store in this process (the key never crosses a pipe)."""
+    """Pool initializer: open the key store in this process (the key never crosses a pipe;
+    with an HSM, each worker opens its own session)."""
     global _WORKER
-    from pathlib import Path
-
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the bulk process, which stops us
 
-    pair = FileKeyStore(Path(key_dir), passphrase).load(institution, key_id)
+    pair = open_keystore(settings).load(institution, key_id)
     if pair.public_key_multibase != public_key_multibase:
-        raise IssuanceCheckError(f"{key_dir}: {institution} {key_id} is not the expected key")
+        raise IssuanceCheckError(f"{institution} {key_id} is not the expected key")
     handle = KeyHandle(verification_method, public_key_multibase, pair)
     _WORKER = _Signing(INSTITUTIONS[institution], handle)
 
@@ -391,8 +391,7 @@ class BatchIssuer:
                 mp_context=get_context("spawn"),  # no inherited database connections
                 initializer=_start_worker,
                 initargs=(
-                    str(self.service.keys.directory),
-                    settings.key_passphrase.get_secret_value(),
+                    settings,
                     self.institution.code,
                     self._key_id,
                     self._key.verification_method,

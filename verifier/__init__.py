@@ -6,6 +6,8 @@ exception tree (see :mod:`verifier._errors`); ``Verifier.check`` returns a
 :class:`VerificationResult` with a :class:`Verdict` and reasons with stable :class:`ReasonCode`\\ s.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._authorize import (
     DATA_CLASSES,
     HEALTH_PURPOSES,
@@ -82,13 +84,6 @@ from ._errors import (
 )
 from ._identifiers import INSTITUTION_CODES, curp_check_digit, is_valid_clues, is_valid_curp
 from ._messages import Language, reason_summary, verdict_label
-from ._model import (
-    Coverage,
-    CoverageSubject,
-    HealthCoverageCredential,
-    StatusListEntry,
-    parse_health_coverage_credential,
-)
 from ._multibase import (
     ED25519_PRIV_PREFIX,
     ED25519_PUB_PREFIX,
@@ -126,6 +121,36 @@ from ._time import format_datetime, parse_datetime
 from ._trust import TrustedKey, TrustStore
 from ._trust_state import TrustDir, TrustState
 from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
+
+if TYPE_CHECKING:
+    from ._model import (
+        Coverage,
+        CoverageSubject,
+        HealthCoverageCredential,
+        StatusListEntry,
+        parse_health_coverage_credential,
+    )
+
+#: The pydantic model loads on first use: importing pydantic costs the verifier's start time
+#: (docs/perf.md), and verification only needs it for credentials the quick check cannot vouch for.
+_MODEL_NAMES = frozenset(
+    {
+        "Coverage",
+        "CoverageSubject",
+        "HealthCoverageCredential",
+        "StatusListEntry",
+        "parse_health_coverage_credential",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODEL_NAMES:
+        from . import _model
+
+        return getattr(_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CARD_PREFIX",

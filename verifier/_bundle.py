@@ -13,9 +13,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from ._ed25519 import ed25519_verify
 from ._errors import IndeterminateError, InputError, KeyFormatError, ReasonCode, TrustBundleError
 from ._multibase import b58encode, decode_multibase, decode_multikey, encode_multikey
 from ._time import parse_datetime
@@ -140,10 +138,10 @@ def valid_signers(
             continue
         try:
             raw = decode_multibase(sig)
-            Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw, message)
-        except (ValueError, InvalidSignature):
+        except ValueError:
             continue
-        good.add(key.public_key)
+        if ed25519_verify(key.public_key, raw, message):
+            good.add(key.public_key)
     return frozenset(good)
 
 
@@ -375,6 +373,11 @@ class BundleStatusLists:
         self.bundle = bundle
         self._files = dict(files)
         self._parsed: dict[str, Mapping[str, Any]] = {}
+        # URL → entry, first entry first (as TrustBundle.status_list): a national bundle names
+        # ~2,000 lists and every verification looks up two of them.
+        self._entries: dict[str, BundleStatusList] = {}
+        for entry in bundle.status_lists():
+            self._entries.setdefault(entry.url, entry)
 
     @classmethod
     def from_dir(cls, bundle: TrustBundle, folder: str | Path) -> BundleStatusLists:
@@ -392,7 +395,7 @@ class BundleStatusLists:
 
     def get(self, url: str) -> Mapping[str, Any] | None:
         """The held status list credential for ``url``, if the bundle vouches for its bytes."""
-        entry = self.bundle.status_list(url)
+        entry = self._entries.get(url)
         if entry is None:
             raise IndeterminateError(
                 f"status list {url} is not named in trust bundle version {self.bundle.version}",

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pyld.jsonld import JsonLdError, JsonLdProcessor
-
 from ._contexts import ContextLoader
 from ._datamodel import is_url
 from ._errors import ContextError, DataLossError, InputError
@@ -26,6 +24,8 @@ def _dropped(expanded_property: str | None) -> None:
 
 def _refused_context(exc: BaseException) -> str | None:
     """The URL pyld was refused by our loader, if that is what this error chain is about."""
+    from pyld.jsonld import JsonLdError
+
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, JsonLdError) and isinstance(seen.details, dict):
@@ -66,6 +66,8 @@ def _iri_values(node: Any) -> Iterator[tuple[str, str]]:
 
 def expand(document: Mapping[str, Any], loader: ContextLoader) -> list[Any]:
     """Expand ``document`` with only ``loader``'s contexts, raising on any data loss."""
+    from pyld.jsonld import JsonLdError, JsonLdProcessor  # imported when the full path runs
+
     options = loader.pyld_options()
     try:
         expanded: list[Any] = JsonLdProcessor(on_property_dropped=_dropped).expand(
@@ -98,6 +100,8 @@ def canonicalize(document: Mapping[str, Any], loader: ContextLoader) -> str:
 
 def canonicalize_full(document: Mapping[str, Any], loader: ContextLoader) -> str:
     """RDFC-1.0 canonical N-Quads by the full algorithm (pyld), refusing any data loss."""
+    from pyld.jsonld import JsonLdError, JsonLdProcessor
+
     expanded = expand(document, loader)
     options = loader.pyld_options()
     options.update(algorithm="URDNA2015", format="application/n-quads")

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import cbor2
@@ -95,6 +96,11 @@ PROOF_PURPOSES = ("assertionMethod",)
 #: Name alphabet: a name made only of these is packed at about 5.2 bits per character.
 NAME_ALPHABET = " ABCDEFGHIJKLMNOPQRSTUVWXYZÑÁÉÍÓÚÜ'-."
 _NAME_INDEX = {char: i for i, char in enumerate(NAME_ALPHABET)}
+_NAME_PAIR_BASE = len(NAME_ALPHABET) ** 2
+_NAME_PAIRS = [high + low for high in NAME_ALPHABET for low in NAME_ALPHABET]
+_NAME_PAIR_VALUE = {pair: value for value, pair in enumerate(_NAME_PAIRS)}
+_NAME_CHUNK_PAIRS = 5
+_NAME_CHUNK = _NAME_PAIR_BASE**_NAME_CHUNK_PAIRS
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
 _CURP_RADICES: tuple[str | tuple[str, ...], ...] = (
@@ -116,6 +122,7 @@ _MAX_UINT = 2**32 - 1
 #: Largest packed name: about 184 characters (longer names travel as text).
 _MAX_NAME_BYTES = 120
 _MAX_DEPTH = 8
+_MAX_CACHED_TERMS = 16  # parent terms per shape: a handful ("credential.credentialStatus[0]"...)
 
 
 def _status_list_url(issuer: str, purpose: str, number: int) -> str:
@@ -128,9 +135,16 @@ def _status_list_url(issuer: str, purpose: str, number: int) -> str:
 
 @dataclass(frozen=True)
 class _Ctx:
-    """What value codecs may know about the credential: its issuer (for key and list URLs)."""
+    """What value codecs may know about the credential: its issuer (for key and list URLs).
+
+    ``check_exact``: whether encoding re-unpacks each packed value to prove it exact. The
+    canonical-form check of a decoded card skips it: there each value came from unpacking the
+    card's own item, so an equal re-encoding is exact by construction, and an unequal one is
+    refused by the byte comparison anyway.
+    """
 
     issuer: str | None
+    check_exact: bool = True
 
 
 class _Codec:
@@ -198,12 +212,13 @@ class _Packed(_Codec):
             raise _refuse(term, f"expected a string, got {type(value).__name__}")
         packed = self.pack(value, ctx)
         if packed is not None:
-            try:
-                exact = self.unpack(packed, ctx) == value  # exactness is checked, never assumed
-            except (ValueError, TypeError, IndexError, OverflowError):
-                exact = False
-            if not exact:
-                raise _refuse(term, f"{value!r} does not survive packing")
+            if ctx.check_exact:
+                try:
+                    exact = self.unpack(packed, ctx) == value  # checked, never assumed
+                except (ValueError, TypeError, IndexError, OverflowError):
+                    exact = False
+                if not exact:
+                    raise _refuse(term, f"{value!r} does not survive packing")
             return packed
         if self.text_fallback:
             return value
@@ -233,9 +248,14 @@ def _bytes_to_int(value: Any, max_len: int) -> int:
     return int.from_bytes(value, "big")
 
 
+_CANONICAL_UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+
+
 def _pack_uuid(value: str, ctx: _Ctx) -> bytes | None:
     if not value.startswith("urn:uuid:"):
         return None
+    if _CANONICAL_UUID_URN.fullmatch(value):  # the usual spelling, without the UUID class
+        return bytes.fromhex(value[9:].replace("-", ""))
     try:
         return uuid.UUID(value.removeprefix("urn:uuid:")).bytes
     except ValueError:
@@ -245,12 +265,23 @@ def _pack_uuid(value: str, ctx: _Ctx) -> bytes | None:
 def _unpack_uuid(value: Any, ctx: _Ctx) -> str | None:
     if not isinstance(value, bytes) or len(value) != 16:
         return None
-    return f"urn:uuid:{uuid.UUID(bytes=value)}"
+    digits = value.hex()  # str(uuid.UUID(bytes=value)), spelled out
+    return f"urn:uuid:{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+_CANONICAL_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z"
+)
 
 
 def _pack_datetime(value: str, ctx: _Ctx) -> int | None:
     try:
-        moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        fields = _CANONICAL_DATETIME.fullmatch(value)
+        if fields is not None:  # the usual spelling, without strptime's cost
+            year, month, day, hour, minute, second = map(int, fields.groups())
+            moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        else:  # whatever else strptime reads (refused later as not exact)
+            moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
     seconds = int((moment - _EPOCH).total_seconds())
@@ -314,24 +345,44 @@ def _unpack_curp(value: Any, ctx: _Ctx) -> str | None:
 
 
 def _pack_name(value: str, ctx: _Ctx) -> bytes | None:
-    if not value or any(char not in _NAME_INDEX for char in value):
+    if not value:
         return None
-    number = 1  # a leading 1 keeps leading "zero" symbols (spaces)
-    for char in value:
-        number = number * len(NAME_ALPHABET) + _NAME_INDEX[char]
+    # A leading symbol of value 1 keeps leading "zero" symbols (spaces); then two symbols at a
+    # time (one multiplication per pair: the same number as one symbol at a time).
+    padded = (
+        NAME_ALPHABET[1] + value if len(value) % 2 else NAME_ALPHABET[0] + NAME_ALPHABET[1] + value
+    )
+    number = 0
+    try:
+        for start in range(0, len(padded), 2):
+            number = number * _NAME_PAIR_BASE + _NAME_PAIR_VALUE[padded[start : start + 2]]
+    except KeyError:
+        return None
     packed = _int_to_bytes(number)
     return packed if len(packed) <= _MAX_NAME_BYTES else None
 
 
 def _unpack_name(value: Any, ctx: _Ctx) -> str | None:
     number = _bytes_to_int(value, _MAX_NAME_BYTES)
-    chars = []
-    while number > 1:
+    chunks = []  # base 37**10, least significant first: few big-integer divisions
+    while number >= _NAME_CHUNK:
+        number, chunk = divmod(number, _NAME_CHUNK)
+        chunks.append(chunk)
+    top = []
+    while number:
         number, digit = divmod(number, len(NAME_ALPHABET))
-        chars.append(NAME_ALPHABET[digit])
-    if number != 1 or not chars:
+        top.append(NAME_ALPHABET[digit])
+    parts = ["".join(reversed(top))]
+    for chunk in reversed(chunks):
+        pairs = []
+        for _ in range(_NAME_CHUNK_PAIRS):
+            chunk, pair = divmod(chunk, _NAME_PAIR_BASE)
+            pairs.append(_NAME_PAIRS[pair])
+        parts.append("".join(reversed(pairs)))
+    symbols = "".join(parts)
+    if len(symbols) < 2 or symbols[0] != NAME_ALPHABET[1]:  # the leading 1, then the name
         raise ValueError("bad packed name")
-    return "".join(reversed(chars))
+    return symbols[1:]
 
 
 def _pack_digits(value: str, ctx: _Ctx) -> bytes | None:
@@ -459,16 +510,26 @@ class _Shape(_Codec):
         self.name = name
         self.fields = tuple(fields)
         self.keys = frozenset(key for key, _ in fields)
+        self._terms: dict[str, tuple[str, ...]] = {}
+
+    def _field_terms(self, term: str) -> tuple[str, ...]:
+        """``term.key`` for each field (for messages), formatted once per parent term."""
+        terms = self._terms.get(term)
+        if terms is None:
+            terms = tuple(f"{term}.{key}" for key, _ in self.fields)
+            if len(self._terms) < _MAX_CACHED_TERMS:
+                self._terms[term] = terms
+        return terms
 
     def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
         if not isinstance(value, Mapping):
             raise _refuse(term, f"{self.name} must be an object")
-        unknown = sorted(set(value) - self.keys)
-        if unknown:
+        if not value.keys() <= self.keys:
+            unknown = sorted(set(value) - self.keys)
             raise _refuse(f"{term}.{unknown[0]}", "the term is not in the card dictionary")
         items = [
-            codec.encode(value[key], ctx, f"{term}.{key}") if key in value else _UNDEFINED
-            for key, codec in self.fields
+            codec.encode(value[key], ctx, child) if key in value else _UNDEFINED
+            for (key, codec), child in zip(self.fields, self._field_terms(term), strict=True)
         ]
         while items and items[-1] is _UNDEFINED:
             items.pop()
@@ -478,9 +539,11 @@ class _Shape(_Codec):
         if not isinstance(value, list) or len(value) > len(self.fields):
             raise _malformed(term, f"{self.name} must be an array of at most {len(self.fields)}")
         result: dict[str, Any] = {}
-        for (key, codec), item in zip(self.fields, value, strict=False):
+        for (key, codec), child, item in zip(
+            self.fields, self._field_terms(term), value, strict=False
+        ):
             if item is not _UNDEFINED:
-                result[key] = codec.decode(item, ctx, f"{term}.{key}")
+                result[key] = codec.decode(item, ctx, child)
         if not result:
             raise _malformed(term, f"empty {self.name}")
         return result
@@ -574,14 +637,14 @@ class _SubjectShape(_Shape):
 
     def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
         items: list[Any] = super().encode(value, ctx, term)
-        position = self._position("birthDate")
+        position = self._birth_date_position
         derived = _birth_date_from_curp(value.get("curp"))
         if derived is not None and value.get("birthDate") == derived and len(items) > position:
             items[position] = None
         return items
 
     def decode(self, value: Any, ctx: _Ctx, term: str) -> Any:
-        position = self._position("birthDate")
+        position = self._birth_date_position
         if isinstance(value, list) and len(value) > position and value[position] is None:
             result: dict[str, Any] = super().decode(
                 [*value[:position], _UNDEFINED, *value[position + 1 :]], ctx, term
@@ -593,8 +656,9 @@ class _SubjectShape(_Shape):
             return {key: result[key] for key, _ in self.fields if key in result}
         return super().decode(value, ctx, term)
 
-    def _position(self, key: str) -> int:
-        return next(i for i, (name, _) in enumerate(self.fields) if name == key)
+    @cached_property
+    def _birth_date_position(self) -> int:
+        return next(i for i, (name, _) in enumerate(self.fields) if name == "birthDate")
 
 
 _SUBJECT = _SubjectShape(
@@ -642,9 +706,9 @@ _ISSUER_POSITION = 3
 # -- public functions ------------------------------------------------------------------------
 
 
-def _to_cbor(credential: Mapping[str, Any]) -> bytes:
+def _to_cbor(credential: Mapping[str, Any], *, check_exact: bool = True) -> bytes:
     issuer = credential.get("issuer")
-    ctx = _Ctx(issuer if isinstance(issuer, str) else None)
+    ctx = _Ctx(issuer if isinstance(issuer, str) else None, check_exact)
     return cbor2.dumps(_CREDENTIAL.encode(credential, ctx, "credential"))
 
 
@@ -689,7 +753,7 @@ def decode_card_bytes(data: bytes) -> dict[str, Any]:
     )
     credential: dict[str, Any] = _CREDENTIAL.decode(value, _Ctx(issuer), "credential")
     try:
-        canonical = _to_cbor(credential) == data
+        canonical = _to_cbor(credential, check_exact=False) == data
     except CardEncodingError:
         canonical = False
     if not canonical:

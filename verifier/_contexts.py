@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from collections.abc import Mapping
 from functools import cache
@@ -11,9 +12,6 @@ from types import MappingProxyType
 from typing import Any
 
 from cachetools import LRUCache
-from pyld.context_resolver import ContextResolver
-from pyld.documentloader.frozen import BUNDLED_CONTEXTS
-from pyld.jsonld import JsonLdError
 
 import schemas
 
@@ -30,10 +28,22 @@ __all__ = [
 CREDENTIALS_V2_URL = "https://www.w3.org/ns/credentials/v2"
 
 
+#: pyld's frozen copy of the credentials v2 context, inside the installed pyld package (found
+#: without importing pyld: the direct canonicalization path never needs it, and start time counts).
+_PYLD_FROZEN_V2 = ("documentloader", "frozen", "bundled", "credentials-v2.jsonld")
+
+
+def _pyld_file(*parts: str) -> Path:
+    spec = importlib.util.find_spec("pyld")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("pyld is not installed")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
 @cache
 def _bundled() -> Mapping[str, Mapping[str, Any]]:
-    path = BUNDLED_CONTEXTS[CREDENTIALS_V2_URL]
-    v2 = json.loads(Path(path).read_text(encoding="utf-8"))
+    path = _pyld_file(*_PYLD_FROZEN_V2)
+    v2 = json.loads(path.read_text(encoding="utf-8"))
     return MappingProxyType(
         {
             CREDENTIALS_V2_URL: v2,
@@ -96,6 +106,8 @@ class ContextLoader:
     def __call__(self, url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """pyld's document-loader interface."""
         if url not in self._documents:
+            from pyld.jsonld import JsonLdError  # pyld is imported only when it runs
+
             raise JsonLdError(
                 "Refusing to load a context that is not bundled.",
                 "jsonld.LoadDocumentError",
@@ -111,6 +123,8 @@ class ContextLoader:
 
     def pyld_options(self) -> dict[str, Any]:
         """Options that route pyld's context resolution through this loader and its cache."""
+        from pyld.context_resolver import ContextResolver
+
         return {
             "documentLoader": self,
             "contextResolver": ContextResolver(self._cache, self),

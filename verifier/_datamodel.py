@@ -13,8 +13,9 @@ from ._time import parse_datetime
 
 __all__ = ["check_credential", "is_url", "issuer_id", "validity_period"]
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S")
-_FORBIDDEN_IN_IRI = frozenset(' <>"{}|\\^`')
+#: A scheme, a colon, a first character that is not white space, and no character below 0x21
+#: nor any of ``<>"{}|\^``` anywhere (one regular expression: this runs on every verification).
+_URL = re.compile(r'[A-Za-z][A-Za-z0-9+.\-]*:(?!\s)[^\x00-\x20<>"{}|\\^`]+')
 _TYPED_ENTRIES = (
     "credentialStatus",
     "credentialSchema",
@@ -27,11 +28,7 @@ _ENTRIES_NEEDING_ID = ("credentialSchema",)
 
 def is_url(value: object) -> bool:
     """Whether ``value`` is an absolute IRI (a scheme, a colon, no spaces or forbidden chars)."""
-    return (
-        isinstance(value, str)
-        and _SCHEME.match(value) is not None
-        and not any(c in _FORBIDDEN_IN_IRI or ord(c) < 0x21 for c in value)
-    )
+    return isinstance(value, str) and _URL.fullmatch(value) is not None
 
 
 def _as_list(value: Any) -> list[Any]:

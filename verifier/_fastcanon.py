@@ -1,10 +1,11 @@
 """RDFC-1.0 canonical N-Quads, computed directly for documents of our known shapes.
 
 pyld takes milliseconds per credential; this takes tens of microseconds. It applies only when a
-document is *exactly* one of the shapes below (our health-coverage credential, and Data Integrity
-proof options) with the bundled contexts; for anything else it returns ``None`` and the caller
-runs the full algorithm. Blank nodes get canonical labels from their first-degree hashes
-(RDFC-1.0 §4.6); if two blank nodes share a hash, the full algorithm decides instead.
+document is *exactly* one of the shapes below (our health-coverage credential, the issuer's
+status list credential, and Data Integrity proof options) with the bundled contexts; for
+anything else it returns ``None`` and the caller runs the full algorithm. Blank nodes get
+canonical labels from their first-degree hashes (RDFC-1.0 §4.6); if two blank nodes share a
+hash, the full algorithm decides instead.
 
 Differential tests (``tests/verifier/test_fastcanon.py``) check byte equality with pyld's
 full algorithm on generated documents, including every character N-Quads must escape.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import schemas
@@ -38,6 +40,7 @@ _CREDENTIAL_TYPES = {
 }
 #: An IRI pyld writes unchanged: absolute, no character N-Quads would need escaped.
 _SAFE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\\x7f]*")
+_NEEDS_ESCAPE = re.compile(r'[\\\t\n\r"]')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _PURPOSES = {"assertionMethod": "assertionMethod", "authentication": "authenticationMethod"}
 
@@ -55,6 +58,8 @@ def _iri(value: Any) -> str:
 def _literal(value: Any, datatype: str | None = None) -> str:
     if not isinstance(value, str) or _UNSAFE_TEXT.search(value):
         raise _NotOurShapeError
+    if _NEEDS_ESCAPE.search(value) is None:  # the usual case: nothing to escape
+        return f'"{value}"' if datatype is None else f'"{value}"^^<{datatype}>'
     escaped = (
         value.replace("\\", "\\\\")
         .replace("\t", "\\t")
@@ -76,8 +81,10 @@ def _keys(node: Any, required: frozenset[str], optional: frozenset[str] = frozen
 class _Graph:
     """Triples with provisional blank-node labels, then canonical labelling and serialisation."""
 
+    __slots__ = ("blank_nodes", "triples")
+
     def __init__(self) -> None:
-        self.triples: set[tuple[str, str, str]] = set()
+        self.triples: list[tuple[str, str, str]] = []
         self.blank_nodes: list[str] = []
 
     def blank(self) -> str:
@@ -86,31 +93,55 @@ class _Graph:
         return label
 
     def add(self, subject: str, predicate: str, obj: str) -> None:
-        self.triples.add((subject, predicate, obj))
+        self.triples.append((subject, predicate, obj))
 
     def serialise(self) -> str:
-        labels: dict[str, str] = {}
-        if self.blank_nodes:
-            hashes: dict[str, str] = {}
-            for node in self.blank_nodes:
-                lines = sorted(
-                    " ".join(
-                        ("_:a" if term == node else "_:z") if term.startswith("_:") else term
-                        for term in triple
-                    )
-                    + " .\n"
-                    for triple in self.triples
-                    if node in (triple[0], triple[2])
+        triples = set(self.triples)  # an RDF graph is a set
+        blank_nodes = self.blank_nodes
+        if not blank_nodes:
+            return "".join(sorted([f"{s} {p} {o} .\n" for s, p, o in triples]))
+        if len(blank_nodes) == 1:  # a lone blank node is _:c14n0 whatever its hash
+            lone = blank_nodes[0]
+            return "".join(
+                sorted(
+                    [
+                        f"{'_:c14n0' if s == lone else s} {p} {'_:c14n0' if o == lone else o} .\n"
+                        for s, p, o in triples
+                    ]
                 )
-                hashes[node] = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
-            if len(set(hashes.values())) != len(hashes):
-                raise _NotOurShapeError  # shared first-degree hashes: the full algorithm decides
-            for position, node in enumerate(sorted(self.blank_nodes, key=hashes.__getitem__)):
-                labels[node] = f"_:c14n{position}"
-        lines = sorted(
-            " ".join(labels.get(term, term) for term in triple) + " .\n" for triple in self.triples
-        )
-        return "".join(lines)
+            )
+        # First-degree hashes (RDFC-1.0 §4.6): the node's quads, itself _:a, other blanks _:z.
+        # Each triple's tail (" <p> <o> .\n") is formatted once and reused for both passes.
+        first_degree: dict[str, list[str]] = {node: [] for node in blank_nodes}
+        plain: list[tuple[str, str]] = []  # (subject, tail) of triples whose object is no blank
+        linked: list[tuple[str, str, str]] = []  # triples whose object is a blank node
+        for s, p, o in triples:
+            if o.startswith("_:"):
+                linked.append((s, p, o))
+                if s.startswith("_:"):
+                    first_degree[s].append(f"_:a {p} {'_:a' if o == s else '_:z'} .\n")
+                    if o != s:
+                        first_degree[o].append(f"_:z {p} _:a .\n")
+                else:
+                    first_degree[o].append(f"{s} {p} _:a .\n")
+            else:
+                tail = f" {p} {o} .\n"
+                plain.append((s, tail))
+                if s.startswith("_:"):
+                    first_degree[s].append("_:a" + tail)
+        hashes = {
+            node: hashlib.sha256("".join(sorted(lines)).encode("utf-8")).digest()
+            for node, lines in first_degree.items()
+        }
+        if len(set(hashes.values())) != len(hashes):
+            raise _NotOurShapeError  # shared first-degree hashes: the full algorithm decides
+        labels = {
+            node: f"_:c14n{position}"
+            for position, node in enumerate(sorted(blank_nodes, key=hashes.__getitem__))
+        }
+        lines = [labels.get(s, s) + tail for s, tail in plain]
+        lines += [f"{labels.get(s, s)} {p} {labels[o]} .\n" for s, p, o in linked]
+        return "".join(sorted(lines))
 
 
 def _credential(document: Mapping[str, Any]) -> str:
@@ -212,13 +243,46 @@ def _credential(document: Mapping[str, Any]) -> str:
     return graph.serialise()
 
 
+_PROOF_OPTION_KEYS = frozenset(
+    {"@context", "type", "cryptosuite", "verificationMethod", "proofPurpose", "created"}
+    | {"expires", "challenge", "domain", "nonce"}
+)
+_CREATED = "<http://purl.org/dc/terms/created>"
+
+
 def _proof_options(document: Mapping[str, Any]) -> str:
+    """Proof options: the ``created`` quad, then the others, cached per key and purpose.
+
+    Every quad has the one blank node ``_:c14n0`` as subject, so lines sort by predicate, and
+    ``<http://purl.org/dc/terms/created>`` sorts before every other predicate used here.
+    """
     _keys(
         document,
         frozenset({"@context", "type", "cryptosuite", "verificationMethod", "proofPurpose"}),
-        frozenset({"created", "expires", "challenge", "domain", "nonce"}),
+        _PROOF_OPTION_KEYS,
     )
-    if document["@context"] not in _CONTEXTS or document["type"] != "DataIntegrityProof":
+    context = document["@context"]
+    others = tuple(
+        (key, value) for key, value in document.items() if key not in ("@context", "created")
+    )
+    if not (
+        isinstance(context, list)
+        and all(isinstance(url, str) for url in context)
+        and all(isinstance(value, str) for _, value in others)
+    ):
+        raise _NotOurShapeError
+    rest = _proof_options_without_created(tuple(context), tuple(sorted(others)))
+    if "created" not in document:
+        return rest
+    return f"_:c14n0 {_CREATED} {_literal(document['created'], _XSD + 'dateTime')} .\n{rest}"
+
+
+@lru_cache(maxsize=64)
+def _proof_options_without_created(
+    context: tuple[Any, ...], options: tuple[tuple[str, str], ...]
+) -> str:
+    document = dict(options)
+    if list(context) not in _CONTEXTS or document["type"] != "DataIntegrityProof":
         raise _NotOurShapeError
     purpose = _PURPOSES.get(document["proofPurpose"])
     if purpose is None:
@@ -231,17 +295,63 @@ def _proof_options(document: Mapping[str, Any]) -> str:
     )
     graph.add(proof, f"<{_SEC}verificationMethod>", _iri(document["verificationMethod"]))
     graph.add(proof, f"<{_SEC}proofPurpose>", f"<{_SEC}{purpose}>")
-    if "created" in document:
-        graph.add(
-            proof,
-            "<http://purl.org/dc/terms/created>",
-            _literal(document["created"], _XSD + "dateTime"),
-        )
     if "expires" in document:
         graph.add(proof, f"<{_SEC}expiration>", _literal(document["expires"], _XSD + "dateTime"))
     for key in ("challenge", "domain", "nonce"):
         if key in document:
             graph.add(proof, f"<{_SEC}{key}>", _literal(document[key]))
+    return graph.serialise()
+
+
+_STATUS_LIST_TYPES = {
+    "VerifiableCredential": f"<{_VC}VerifiableCredential>",
+    "BitstringStatusListCredential": f"<{_BSL}BitstringStatusListCredential>",
+}
+_MAX_TTL = 2**53  # JSON integers beyond this are not exact in every processor
+
+
+def _status_list_credential(document: Mapping[str, Any]) -> str:
+    """A BitstringStatusListCredential as the issuer writes it (one purpose, single-bit)."""
+    _keys(
+        document,
+        frozenset({"@context", "id", "type", "issuer", "credentialSubject"}),
+        frozenset({"validFrom", "validUntil"}),
+    )
+    types = document["type"]
+    if (
+        document["@context"] != _CONTEXTS[1]
+        or not isinstance(types, list)
+        or sorted(types) != sorted(_STATUS_LIST_TYPES)
+    ):
+        raise _NotOurShapeError
+    graph = _Graph()
+    credential = _iri(document["id"])
+    for name in types:
+        graph.add(credential, _RDF_TYPE, _STATUS_LIST_TYPES[name])
+    graph.add(credential, f"<{_VC}issuer>", _iri(document["issuer"]))
+    for key in ("validFrom", "validUntil"):
+        if key in document:
+            graph.add(credential, f"<{_VC}{key}>", _literal(document[key], _XSD + "dateTime"))
+    subject_node = document["credentialSubject"]
+    _keys(
+        subject_node,
+        frozenset({"id", "type", "statusPurpose", "encodedList"}),
+        frozenset({"ttl"}),
+    )
+    if subject_node["type"] != "BitstringStatusList":
+        raise _NotOurShapeError
+    subject = _iri(subject_node["id"])
+    graph.add(credential, f"<{_VC}credentialSubject>", subject)
+    graph.add(subject, _RDF_TYPE, f"<{_BSL}BitstringStatusList>")
+    graph.add(subject, f"<{_BSL}statusPurpose>", _literal(subject_node["statusPurpose"]))
+    graph.add(
+        subject, f"<{_BSL}encodedList>", _literal(subject_node["encodedList"], _SEC + "multibase")
+    )
+    if "ttl" in subject_node:
+        ttl = subject_node["ttl"]
+        if type(ttl) is not int or not -_MAX_TTL < ttl < _MAX_TTL:
+            raise _NotOurShapeError
+        graph.add(subject, f"<{_BSL}ttl>", f'"{ttl}"^^<{_XSD}integer>')
     return graph.serialise()
 
 
@@ -251,6 +361,9 @@ def fast_canonicalize(document: Mapping[str, Any]) -> str | None:
         if "cryptosuite" in document:
             return _proof_options(document)
         if "credentialSubject" in document:
+            types = document.get("type")
+            if isinstance(types, list) and "BitstringStatusListCredential" in types:
+                return _status_list_credential(document)
             return _credential(document)
     except _NotOurShapeError:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 __all__ = [
     "CURP_STATE_CODES",
@@ -26,6 +27,7 @@ CURP_STATE_CODES: tuple[str, ...] = (
 # Check-digit alphabet: Ñ sits between N and O, so O..Z are worth one more than in plain base 36.
 _CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
 _CURP_VALUE = {char: value for value, char in enumerate(_CURP_ALPHABET)}
+_CURP_WEIGHTS = tuple(range(18, 1, -1))
 
 _CURP = re.compile(
     r"(?P<initials>[A-Z]{4})"
@@ -47,12 +49,10 @@ def curp_check_digit(first17: str) -> str:
     """
     if len(first17) != 17:
         raise ValueError("a CURP check digit is computed over exactly 17 characters")
-    total = 0
-    for position, char in enumerate(first17):
-        value = _CURP_VALUE.get(char)
-        if value is None:
-            raise ValueError(f"{char!r} is not a CURP character")
-        total += value * (18 - position)
+    try:
+        total = sum(map(int.__mul__, map(_CURP_VALUE.__getitem__, first17), _CURP_WEIGHTS))
+    except KeyError as exc:
+        raise ValueError(f"{exc.args[0]!r} is not a CURP character") from None
     return str((10 - total % 10) % 10)
 
 
@@ -63,8 +63,11 @@ def is_valid_curp(value: str) -> bool:
     since the century is otherwise unknown, both are accepted and the date must exist in either
     the 1900s or the 2000s (which differ only for 29 February of a year ``00``).
     """
-    if not isinstance(value, str):
-        return False
+    return isinstance(value, str) and len(value) == 18 and _is_valid_curp_text(value)
+
+
+@lru_cache(maxsize=256)  # one verification checks the same CURP in the card codec and the model
+def _is_valid_curp_text(value: str) -> bool:
     match = _CURP.fullmatch(value)
     if match is None or match["state"] not in CURP_STATE_CODES:
         return False

@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from ._canon import canonicalize
 from ._contexts import ContextLoader
+from ._ed25519 import ed25519_verify
 from ._errors import DataLossError, ProofError, ReasonCode
 from ._multibase import b58encode, decode_multibase
 from ._time import parse_datetime
@@ -186,9 +184,7 @@ def split_proof(secured_document: Mapping[str, Any]) -> ProofParts:
 def verify_signature(parts: ProofParts, public_key: bytes, loader: ContextLoader) -> None:
     """Verify the Ed25519 signature over the eddsa-rdfc-2022 hash data; raise on failure."""
     data = hash_data(parts.unsecured_document, parts.proof_options, loader)
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(parts.signature, data)
-    except InvalidSignature:
+    if not ed25519_verify(public_key, parts.signature, data):
         raise ProofError(
             "the signature does not match the credential", code=ReasonCode.SIGNATURE_INVALID
-        ) from None
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = ["format_datetime", "parse_datetime"]
 
@@ -20,6 +21,12 @@ def parse_datetime(value: object) -> datetime:
     """
     if not isinstance(value, str):
         raise ValueError("a dateTimeStamp is a string")
+    if len(value) <= _MAX_CACHED_LENGTH:
+        return _parse_cached(value)
+    return _parse(value)
+
+
+def _parse(value: str) -> datetime:
     match = _DATETIME_STAMP.match(value)
     if match is None:
         raise ValueError(
@@ -29,6 +36,12 @@ def parse_datetime(value: object) -> datetime:
     tz = "+00:00" if match["tz"] == "Z" else match["tz"]
     parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{frac}{tz}")
     return parsed.astimezone(UTC)
+
+
+#: One verification reads the same few stamps several times (data model, schema, validity, key
+#: window); ``datetime`` values are immutable, so the parse is cached (short text only).
+_parse_cached = lru_cache(maxsize=1024)(_parse)
+_MAX_CACHED_LENGTH = 40
 
 
 def format_datetime(moment: datetime) -> str:

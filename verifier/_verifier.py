@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ValidationError
-
 from ._card import decode_card, is_card_text
 from ._contexts import ContextLoader
 from ._datamodel import check_credential, issuer_id, validity_period
@@ -29,7 +27,7 @@ from ._errors import (
     ValidityPeriodError,
 )
 from ._messages import Language, reason_summary
-from ._model import parse_health_coverage_credential
+from ._modelcheck import conforms_to_model
 from ._policy import Policy
 from ._proof import split_proof, verify_signature
 from ._status import StatusListSource, decode_status_bits, status_bit
@@ -243,14 +241,8 @@ class Verifier:
         for url in contexts if isinstance(contexts, list) else [contexts]:
             self.loader.check_allowed(url)
         if _HEALTH_COVERAGE_TYPE in _types(credential):
-            try:  # the proof is judged by the proof checks below, with their own codes
-                parse_health_coverage_credential(
-                    {k: v for k, v in credential.items() if k != "proof"}
-                )
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(part) for part in first["loc"]) or "credential"
-                raise SchemaError(f"{where}: {first['msg']}") from None
+            # The proof is judged by the proof checks below, with their own codes.
+            _check_schema({k: v for k, v in credential.items() if k != "proof"})
         parts = split_proof(credential)
         options = parts.proof_options
         if options["proofPurpose"] != self.config.expected_proof_purpose:
@@ -411,6 +403,23 @@ class Verifier:
             valid_until=valid_until,
             ttl=None if ttl is None else timedelta(milliseconds=ttl),
         )
+
+
+def _check_schema(unsecured: dict[str, Any]) -> None:
+    """The typed model's checks; pydantic runs (and is imported) only when the quick check
+    cannot vouch for the credential, and its answer is the one that counts."""
+    if conforms_to_model(unsecured):
+        return
+    from pydantic import ValidationError
+
+    from ._model import parse_health_coverage_credential
+
+    try:
+        parse_health_coverage_credential(unsecured)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "credential"
+        raise SchemaError(f"{where}: {first['msg']}") from None
 
 
 def _types(credential: Mapping[str, Any]) -> list[Any]:

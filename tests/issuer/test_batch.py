@@ -273,7 +273,8 @@ def test_a_signing_worker_that_cannot_start_stops_the_run_with_a_clear_error(
     records = read_records(write_csv(tmp_path / "p.csv", people(2)))
     requests = [_request(r) for r in records if isinstance(r, EnrolmentRecord)]
     with BatchIssuer(service, "IMSS", actor="cli", batch="x", workers=1) as issuer:
-        service.keys.directory = tmp_path / "no-keys"  # the worker cannot open the key
+        # the worker opens the key store its settings name: one without the key
+        service.settings = service.settings.model_copy(update={"key_dir": tmp_path / "no-keys"})
         pending = issuer.submit(requests)
         with pytest.raises(ServiceError, match="a signing worker process stopped") as raised:
             issuer.complete(pending)

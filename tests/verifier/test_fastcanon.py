@@ -24,15 +24,21 @@ _SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-#: Text N-Quads must escape, plus what a name can hold: accents, Ñ, quotes, backslashes, emoji.
+#: Text N-Quads must escape, plus what a name can hold: accents, Ñ, quotes, backslashes, emoji,
+#: and control characters (which the direct path refuses: the full algorithm decides).
+_CONTROL_CHARACTERS = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1f", "\x7f", "\x85"]
 _HARD_TEXT = st.lists(
     st.one_of(
         st.sampled_from(list("\"\\\t\n\r'-.ÑñÁÉÍÓÚÜáéíóúü ")),
-        st.sampled_from(["😀", "👩🏽‍⚕️", "\u2028", "\u00a0", "\ufeff", "𝔸"]),
+        st.sampled_from(["😀", "👩🏽‍⚕️", "\u2028", "\u00a0", "\ufeff", "𝔸", *_CONTROL_CHARACTERS]),
         st.characters(exclude_categories=["Cs"]),
     ),
     max_size=30,
 ).map("".join)
+_HOLDER_IDS = [
+    "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
+    "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+]
 _TEXT_FIELDS = [
     ("credentialSubject", "givenName"),
     ("credentialSubject", "familyName"),
@@ -59,6 +65,10 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     subject = document["credentialSubject"]
     if draw(st.booleans()):
         subject.pop("secondFamilyName", None)
+    if draw(st.booleans()):
+        subject["id"] = draw(st.sampled_from(_HOLDER_IDS))
+    else:
+        subject.pop("id", None)
     if draw(st.booleans()):
         subject["coverage"]["type"] = "HealthCoverage"
     if draw(st.booleans()):
