@@ -98,7 +98,7 @@ def test_repacks_implies_pack_gives_the_item_back(term: str, item: Any, issuer: 
     [
         (
             "credential.credentialSubject.givenName",
-            b"\0" + (_card._pack_name("ANA", _NO_CTX) or b""),
+            b"\0" + _PACKED_ANA,
         ),
         ("credential.validFrom", 86_400 * 20_000),  # a whole day written as seconds
         ("credential.proof.verificationMethod", 2**32 - 1),  # ten digits: pack takes nine
