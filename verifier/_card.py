@@ -146,11 +146,16 @@ class _Ctx:
     -> item`` for each packed item whose codec proves ``pack(text) == item`` (its ``repacks``),
     so the re-encoding takes the item instead of packing the text again. It is a cache of
     ``pack``: the re-encoded bytes, hence what is accepted and refused, are the same.
+
+    ``unpacked``: filled by an encoding that checks exactness, read by the decoding of its own
+    bytes that follows: ``(codec, type, item) -> text`` for each item that was unpacked to prove
+    it exact. A cache of ``unpack`` (for the same issuer), so the decoding is unchanged.
     """
 
     issuer: str | None
     check_exact: bool = True
     repacked: dict[tuple[_Codec, str], Any] | None = None
+    unpacked: dict[tuple[_Codec, type, Any], str] | None = None
 
 
 class _Codec:
@@ -236,6 +241,8 @@ class _Packed(_Codec):
                     exact = False
                 if not exact:
                     raise _refuse(term, f"{value!r} does not survive packing")
+                if ctx.unpacked is not None:
+                    ctx.unpacked[(self, type(packed), packed)] = value
             return packed
         if self.text_fallback:
             return value
@@ -246,10 +253,16 @@ class _Packed(_Codec):
             if self.text_fallback:
                 return value
             raise _malformed(term, "text where a packed value is required")
-        try:
-            unpacked = self.unpack(value, ctx)
-        except (ValueError, TypeError, IndexError, OverflowError) as exc:
-            raise _malformed(term, str(exc)) from exc
+        unpacked = (
+            ctx.unpacked.get((self, type(value), value))
+            if ctx.unpacked is not None and type(value) in (int, bytes)
+            else None
+        )
+        if unpacked is None:
+            try:
+                unpacked = self.unpack(value, ctx)
+            except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                raise _malformed(term, str(exc)) from exc
         if unpacked is None:
             raise _malformed(term, "wrong type")
         if ctx.repacked is not None and self.repacks is not None and self.repacks(value, unpacked):
@@ -781,17 +794,19 @@ def _to_cbor(
     *,
     check_exact: bool = True,
     repacked: dict[tuple[_Codec, str], Any] | None = None,
+    unpacked: dict[tuple[_Codec, type, Any], str] | None = None,
 ) -> bytes:
     issuer = credential.get("issuer")
-    ctx = _Ctx(issuer if isinstance(issuer, str) else None, check_exact, repacked)
+    ctx = _Ctx(issuer if isinstance(issuer, str) else None, check_exact, repacked, unpacked)
     return cbor2.dumps(_CREDENTIAL.encode(credential, ctx, "credential"))
 
 
 def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
     """The CBOR bytes of the card form; raises :class:`CardEncodingError` naming the term."""
-    encoded = _to_cbor(credential)
+    unpacked: dict[tuple[_Codec, type, Any], str] = {}
+    encoded = _to_cbor(credential, unpacked=unpacked)
     try:
-        exact = decode_card_bytes(encoded) == credential
+        exact = _decode_card_bytes(encoded, unpacked=unpacked) == credential
     except CardFormatError as exc:
         raise _refuse("credential", f"its card form does not decode: {exc.message}") from exc
     if not exact:  # belt and braces: an exact round trip or nothing
@@ -816,9 +831,15 @@ def decode_card_bytes(data: bytes) -> dict[str, Any]:
     return _decode_card_bytes(data)
 
 
-def _decode_card_bytes(data: bytes, *, reuse_packed: bool = True) -> dict[str, Any]:
+def _decode_card_bytes(
+    data: bytes,
+    *,
+    reuse_packed: bool = True,
+    unpacked: dict[tuple[_Codec, type, Any], str] | None = None,
+) -> dict[str, Any]:
     """:func:`decode_card_bytes`; ``reuse_packed=False`` packs every value again in the
-    canonical-form check (the reference the tests compare the cached path with)."""
+    canonical-form check (the reference the tests compare the cached path with); ``unpacked``:
+    what the encoding of ``data`` already unpacked (see :class:`_Ctx`)."""
     repacked: dict[tuple[_Codec, str], Any] | None = {} if reuse_packed else None
     try:
         value = cbor2.loads(
@@ -834,7 +855,7 @@ def _decode_card_bytes(data: bytes, *, reuse_packed: bool = True) -> dict[str, A
         None if raw_issuer is _UNDEFINED else issuer_codec.decode(raw_issuer, _Ctx(None), "issuer")
     )
     credential: dict[str, Any] = _CREDENTIAL.decode(
-        value, _Ctx(issuer, repacked=repacked), "credential"
+        value, _Ctx(issuer, repacked=repacked, unpacked=unpacked), "credential"
     )
     try:
         canonical = _to_cbor(credential, check_exact=False, repacked=repacked) == data

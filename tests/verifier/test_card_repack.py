@@ -10,6 +10,7 @@ cache and without it (``reuse_packed=False``, the reference: every value packed 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from issuer._institutions import INSTITUTIONS
 from tests.conftest import Issuers
 from tests.fuzzing import examples
 from tests.strategies import unsigned_credentials
-from verifier import CardFormatError, _card, encode_card_bytes
+from verifier import CardEncodingError, CardFormatError, _card, encode_card_bytes
 
 _CODE_BY_DID = {inst.did: code for code, inst in INSTITUTIONS.items()}
 _ISSUERS = (None, *_card.ISSUERS, "did:web:example.org%3A8443", "https://example.org/x#key-1")
@@ -192,3 +193,71 @@ def test_non_canonical_packed_items_are_refused_with_the_cache(
         if edited == value:
             continue
         assert _assert_same_decision(cbor2.dumps(edited))[0] == "refused"
+
+
+def _reference_encode(credential: dict[str, Any]) -> tuple[str, Any]:
+    """``encode_card_bytes`` without either cache: pack, unpack to check, decode, re-encode."""
+    try:
+        encoded = _card._to_cbor(credential)
+        try:
+            exact = _card._decode_card_bytes(encoded, reuse_packed=False) == credential
+        except CardFormatError as exc:
+            return "refused", f"its card form does not decode: {exc.message}"
+    except CardEncodingError as exc:
+        return "refused", exc.message
+    return ("encoded", encoded) if exact else ("refused", "not exact")
+
+
+def _encode(credential: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        return "encoded", encode_card_bytes(credential)
+    except CardEncodingError as exc:
+        return "refused", exc.message
+
+
+_ODD_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "URN:UUID:0E8F2B9A-6C1D-4F3A-9B2E-7D5C4A3B2C1D",
+            "urn:uuid:0e8f2b9a6c1d4f3a9b2e7d5c4a3b2c1d",
+            "2026-1-01T00:00:00Z",
+            "2026-01-01T00:00:00+00:00",
+            "1970-01-01T00:00:00Z",
+            "0999-01-01",
+            "00123",
+            "0",
+            " ANA",
+            "ANA ",
+            "ana",
+            "did:web:imss.gob.mx#key-01",
+            "did:web:imss.gob.mx#key-1234567890",
+            "https://imss.gob.mx/credencial/status/revocation/07",
+        ]
+    ),
+    st.integers(),
+)
+
+
+@_SETTINGS
+@given(unsigned=unsigned_credentials(), data=st.data())
+def test_encoding_matches_the_uncached_reference(
+    issuers: Issuers, unsigned: dict[str, Any], data: st.DataObject
+) -> None:
+    """``encode_card_bytes`` (its decode reusing what the encoding unpacked) gives the same
+    bytes or the same refusal as the uncached path, for credentials and edited credentials."""
+    signed = issuers.sign(unsigned, _CODE_BY_DID[unsigned["issuer"]])
+    assert _encode(signed) == _reference_encode(signed)
+    assert _encode(signed)[0] == "encoded"
+    edited = copy.deepcopy(signed)
+    parent = data.draw(
+        st.sampled_from([edited, edited["credentialSubject"], edited["proof"]]), label="parent"
+    )
+    key = data.draw(st.sampled_from(sorted(parent)), label="key")
+    parent[key] = data.draw(_ODD_VALUES, label="value")
+    outcome = _encode(edited)
+    reference = _reference_encode(edited)
+    if reference == ("refused", "not exact"):
+        assert outcome[0] == "refused"
+    else:
+        assert outcome == reference
