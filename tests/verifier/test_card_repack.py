@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import cbor2
@@ -261,3 +262,16 @@ def test_encoding_matches_the_uncached_reference(
         assert outcome[0] == "refused"
     else:
         assert outcome == reference
+
+
+@settings(max_examples=examples(0.5, minimum=500), deadline=None)
+@given(
+    item=st.one_of(
+        st.integers(0, _MAX_DATETIME),
+        st.sampled_from([0, 999_999, 1_000_000, 2_932_896, _MAX_DATETIME]),
+    )
+)
+def test_datetimes_are_spelled_as_strftime_spells_them(item: int) -> None:
+    seconds = item * 86_400 if item < 1_000_000 else item
+    expected = (_card._EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _card._unpack_datetime(item, _card._Ctx(None)) == expected
