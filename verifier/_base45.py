@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from array import array
+from functools import cache
+
 __all__ = ["b45decode", "b45encode"]
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -14,16 +18,23 @@ _VALUE_TABLE = bytes(
 
 def b45encode(data: bytes) -> str:
     """Encode bytes as Base45 text."""
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        n, c = divmod(n, 45)
-        e, d = divmod(n, 45)
-        out.append(_ALPHABET[c] + _ALPHABET[d] + _ALPHABET[e])
-    if len(data) % 2:
+    whole = len(data) - len(data) % 2
+    pairs = array("H", data[:whole])  # each two bytes, big-endian, as one 16-bit value
+    if sys.byteorder == "little":
+        pairs.byteswap()
+    text = "".join(map(_triplet_table().__getitem__, pairs))
+    if whole < len(data):
         d, c = divmod(data[-1], 45)
-        out.append(_ALPHABET[c] + _ALPHABET[d])
-    return "".join(out)
+        text += _ALPHABET[c] + _ALPHABET[d]
+    return text
+
+
+@cache
+def _triplet_table() -> tuple[str, ...]:
+    """The three characters of each 16-bit value, least significant first (about 4 MB, built in
+    ~15 ms on first use: only encoders need it)."""
+    pairs = [low + middle for middle in _ALPHABET for low in _ALPHABET]  # n % 2025
+    return tuple([pair + high for high in _ALPHABET[:33] for pair in pairs][:65536])
 
 
 def _triplets_to_bytes(low: bytes, middle: bytes, high: bytes) -> bytes:

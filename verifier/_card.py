@@ -114,6 +114,7 @@ _CURP_RADICES: tuple[str | tuple[str, ...], ...] = (
     _DIGITS + _LETTERS,
 )  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _EPOCH_DATE = date(1970, 1, 1)
 #: Below this a packed date-time is a day number; from it on, seconds since 1970.
 _SECONDS_FLOOR = 1_000_000
@@ -141,10 +142,21 @@ class _Ctx:
     canonical-form check of a decoded card skips it: there each value came from unpacking the
     card's own item, so an equal re-encoding is exact by construction, and an unequal one is
     refused by the byte comparison anyway.
+
+    ``repacked``: filled by decoding, read by the canonical-form re-encoding: ``(codec, text)
+    -> item`` for each packed item whose codec proves ``pack(text) == item`` (its ``repacks``),
+    so the re-encoding takes the item instead of packing the text again. It is a cache of
+    ``pack``: the re-encoded bytes, hence what is accepted and refused, are the same.
+
+    ``unpacked``: filled by an encoding that checks exactness, read by the decoding of its own
+    bytes that follows: ``(codec, type, item) -> text`` for each item that was unpacked to prove
+    it exact. A cache of ``unpack`` (for the same issuer), so the decoding is unchanged.
     """
 
     issuer: str | None
     check_exact: bool = True
+    repacked: dict[tuple[_Codec, str], Any] | None = None
+    unpacked: dict[tuple[_Codec, type, Any], str] | None = None
 
 
 class _Codec:
@@ -196,7 +208,12 @@ class _Table(_Codec):
 
 
 class _Packed(_Codec):
-    """A string packed by ``pack`` (``None`` if it does not fit), else kept as text."""
+    """A string packed by ``pack`` (``None`` if it does not fit), else kept as text.
+
+    ``repacks(item, text)``, given an item that unpacked to ``text``, returns ``True`` only if
+    ``pack(text) == item`` (it may say ``False`` when unsure: the text is then packed again).
+    Each is proved beside its codec and tested against ``pack`` in tests/verifier/test_card.py.
+    """
 
     def __init__(
         self,
@@ -204,12 +221,18 @@ class _Packed(_Codec):
         unpack: Callable[[Any, _Ctx], str | None],
         *,
         text_fallback: bool = True,
+        repacks: Callable[[Any, str], bool] | None = None,
     ) -> None:
         self.pack, self.unpack, self.text_fallback = pack, unpack, text_fallback
+        self.repacks = repacks
 
     def encode(self, value: Any, ctx: _Ctx, term: str) -> Any:
         if not isinstance(value, str):
             raise _refuse(term, f"expected a string, got {type(value).__name__}")
+        if ctx.repacked is not None:
+            known = ctx.repacked.get((self, value))
+            if known is not None:  # what self.pack(value, ctx) returns (see _Ctx.repacked)
+                return known
         packed = self.pack(value, ctx)
         if packed is not None:
             if ctx.check_exact:
@@ -219,6 +242,8 @@ class _Packed(_Codec):
                     exact = False
                 if not exact:
                     raise _refuse(term, f"{value!r} does not survive packing")
+                if ctx.unpacked is not None:
+                    ctx.unpacked[(self, type(packed), packed)] = value
             return packed
         if self.text_fallback:
             return value
@@ -229,12 +254,20 @@ class _Packed(_Codec):
             if self.text_fallback:
                 return value
             raise _malformed(term, "text where a packed value is required")
-        try:
-            unpacked = self.unpack(value, ctx)
-        except (ValueError, TypeError, IndexError, OverflowError) as exc:
-            raise _malformed(term, str(exc)) from exc
+        unpacked = (
+            ctx.unpacked.get((self, type(value), value))
+            if ctx.unpacked is not None and type(value) in (int, bytes)
+            else None
+        )
+        if unpacked is None:
+            try:
+                unpacked = self.unpack(value, ctx)
+            except (ValueError, TypeError, IndexError, OverflowError) as exc:
+                raise _malformed(term, str(exc)) from exc
         if unpacked is None:
             raise _malformed(term, "wrong type")
+        if ctx.repacked is not None and self.repacks is not None and self.repacks(value, unpacked):
+            ctx.repacked[(self, unpacked)] = value
         return unpacked
 
 
@@ -296,7 +329,8 @@ def _unpack_datetime(value: Any, ctx: _Ctx) -> str | None:
     if type(value) is not int or value < 0 or value > 253_402_300_799:  # 9999-12-31T23:59:59Z
         return None
     seconds = value * 86400 if value < _SECONDS_FLOOR else value
-    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat spells what strftime("%Y-%m-%dT%H:%M:%S") does for years 1970-9999, faster
+    return (_NAIVE_EPOCH + timedelta(seconds=seconds)).isoformat() + "Z"
 
 
 def _pack_date(value: str, ctx: _Ctx) -> int | None:
@@ -500,6 +534,43 @@ def _unpack_index(value: Any, ctx: _Ctx) -> str | None:
     return str(value) if _is_small_uint(value) else None
 
 
+# -- repacks: given an item that unpacked to ``text``, True only if ``pack(text) == item`` ----
+
+
+def _repacks_always(item: Any, text: str) -> bool:
+    """UUID, date, status list URL and index, proofValue, did:key: each ``unpack`` accepts only
+    items its ``pack`` returns (16/64/32 raw bytes, a day number or a list number spelled the
+    one way ``pack`` reads back, the purpose's own URL prefix), and ``pack`` inverts it."""
+    return True
+
+
+def _repacks_unpadded(item: bytes, text: str) -> bool:
+    """Names, CLUES: the number is read back exactly; its bytes are ``item`` unless ``item`` has
+    a leading zero byte (``_int_to_bytes`` writes none)."""
+    return item[0] != 0
+
+
+def _repacks_digits(item: bytes, text: str) -> bool:
+    """Digits: as names, and ``pack`` takes at most 30 digits (13 bytes unpack to up to 31)."""
+    return item[0] != 0 and len(text) <= 30
+
+
+def _repacks_datetime(item: int, text: str) -> bool:
+    """A day number repacks as itself; seconds do unless they are a whole day that a day number
+    below the floor spells (``pack`` writes the day number then)."""
+    return item < _SECONDS_FLOOR or item % 86400 != 0 or item // 86400 >= _SECONDS_FLOOR
+
+
+def _repacks_curp(item: Any, text: str) -> bool:
+    """CURP: the radix number is read back exactly, but ``pack`` also wants a real birth date."""
+    return is_valid_curp(text)
+
+
+def _repacks_key_number(item: int, text: str) -> bool:
+    """Key numbers: ``pack`` takes at most 9 digits (``unpack`` gives up to 10)."""
+    return item < 1_000_000_000
+
+
 _TEXT = _Table((), text_fallback=True)
 
 
@@ -554,8 +625,11 @@ _STATUS_ENTRY = _Shape(
     [
         ("type", _Table(STATUS_ENTRY_TYPES)),
         ("statusPurpose", _Table(STATUS_PURPOSES)),
-        ("statusListIndex", _Packed(_pack_index, _unpack_index)),
-        ("statusListCredential", _Packed(_pack_status_url, _unpack_status_url)),
+        ("statusListIndex", _Packed(_pack_index, _unpack_index, repacks=_repacks_always)),
+        (
+            "statusListCredential",
+            _Packed(_pack_status_url, _unpack_status_url, repacks=_repacks_always),
+        ),
         ("id", _TEXT),
     ],
 )
@@ -613,9 +687,9 @@ _COVERAGE = _Shape(
     [
         ("institution", _Table(INSTITUTIONS)),
         ("program", _Table(PROGRAMS, text_fallback=True)),
-        ("affiliationNumber", _Packed(_pack_digits, _unpack_digits)),
+        ("affiliationNumber", _Packed(_pack_digits, _unpack_digits, repacks=_repacks_digits)),
         ("beneficiaryRelationship", _Table(RELATIONSHIPS)),
-        ("adscriptionUnit", _Packed(_pack_clues, _unpack_clues)),
+        ("adscriptionUnit", _Packed(_pack_clues, _unpack_clues, repacks=_repacks_unpadded)),
         ("type", _Table(COVERAGE_TYPES)),
     ],
 )
@@ -661,35 +735,46 @@ class _SubjectShape(_Shape):
         return next(i for i, (name, _) in enumerate(self.fields) if name == "birthDate")
 
 
+_NAME = _Packed(_pack_name, _unpack_name, repacks=_repacks_unpadded)
 _SUBJECT = _SubjectShape(
     "credentialSubject",
     [
-        ("curp", _Packed(_pack_curp, _unpack_curp)),
-        ("givenName", _Packed(_pack_name, _unpack_name)),
-        ("familyName", _Packed(_pack_name, _unpack_name)),
-        ("secondFamilyName", _Packed(_pack_name, _unpack_name)),
-        ("birthDate", _Packed(_pack_date, _unpack_date)),
+        ("curp", _Packed(_pack_curp, _unpack_curp, repacks=_repacks_curp)),
+        ("givenName", _NAME),
+        ("familyName", _NAME),
+        ("secondFamilyName", _NAME),
+        ("birthDate", _Packed(_pack_date, _unpack_date, repacks=_repacks_always)),
         ("coverage", _COVERAGE),
-        ("id", _Packed(_pack_did_key, _unpack_did_key)),
+        ("id", _Packed(_pack_did_key, _unpack_did_key, repacks=_repacks_always)),
     ],
 )
-_DATETIME = _Packed(_pack_datetime, _unpack_datetime)
+_DATETIME = _Packed(_pack_datetime, _unpack_datetime, repacks=_repacks_datetime)
 _PROOF = _Shape(
     "proof",
     [
         ("type", _Table(PROOF_TYPES)),
         ("cryptosuite", _Table(CRYPTOSUITES)),
         ("created", _DATETIME),
-        ("verificationMethod", _Packed(_pack_verification_method, _unpack_verification_method)),
+        (
+            "verificationMethod",
+            _Packed(
+                _pack_verification_method, _unpack_verification_method, repacks=_repacks_key_number
+            ),
+        ),
         ("proofPurpose", _Table(PROOF_PURPOSES)),
-        ("proofValue", _Packed(_pack_proof_value, _unpack_proof_value, text_fallback=False)),
+        (
+            "proofValue",
+            _Packed(
+                _pack_proof_value, _unpack_proof_value, text_fallback=False, repacks=_repacks_always
+            ),
+        ),
     ],
 )
 _CREDENTIAL = _Shape(
     "credential",
     [
         ("@context", _Table(CONTEXTS)),
-        ("id", _Packed(_pack_uuid, _unpack_uuid)),
+        ("id", _Packed(_pack_uuid, _unpack_uuid, repacks=_repacks_always)),
         ("type", _Table(CREDENTIAL_TYPES)),
         ("issuer", _Table(ISSUERS, text_fallback=True)),
         ("validFrom", _DATETIME),
@@ -706,17 +791,24 @@ _ISSUER_POSITION = 3
 # -- public functions ------------------------------------------------------------------------
 
 
-def _to_cbor(credential: Mapping[str, Any], *, check_exact: bool = True) -> bytes:
+def _to_cbor(
+    credential: Mapping[str, Any],
+    *,
+    check_exact: bool = True,
+    repacked: dict[tuple[_Codec, str], Any] | None = None,
+    unpacked: dict[tuple[_Codec, type, Any], str] | None = None,
+) -> bytes:
     issuer = credential.get("issuer")
-    ctx = _Ctx(issuer if isinstance(issuer, str) else None, check_exact)
+    ctx = _Ctx(issuer if isinstance(issuer, str) else None, check_exact, repacked, unpacked)
     return cbor2.dumps(_CREDENTIAL.encode(credential, ctx, "credential"))
 
 
 def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
     """The CBOR bytes of the card form; raises :class:`CardEncodingError` naming the term."""
-    encoded = _to_cbor(credential)
+    unpacked: dict[tuple[_Codec, type, Any], str] = {}
+    encoded = _to_cbor(credential, unpacked=unpacked)
     try:
-        exact = decode_card_bytes(encoded) == credential
+        exact = _decode_card_bytes(encoded, unpacked=unpacked) == credential
     except CardFormatError as exc:
         raise _refuse("credential", f"its card form does not decode: {exc.message}") from exc
     if not exact:  # belt and braces: an exact round trip or nothing
@@ -738,6 +830,19 @@ def decode_card_bytes(data: bytes) -> dict[str, Any]:
     Only the canonical encoding is accepted (re-encoding gives the same bytes), so one
     credential has exactly one card form.
     """
+    return _decode_card_bytes(data)
+
+
+def _decode_card_bytes(
+    data: bytes,
+    *,
+    reuse_packed: bool = True,
+    unpacked: dict[tuple[_Codec, type, Any], str] | None = None,
+) -> dict[str, Any]:
+    """:func:`decode_card_bytes`; ``reuse_packed=False`` packs every value again in the
+    canonical-form check (the reference the tests compare the cached path with); ``unpacked``:
+    what the encoding of ``data`` already unpacked (see :class:`_Ctx`)."""
+    repacked: dict[tuple[_Codec, str], Any] | None = {} if reuse_packed else None
     try:
         value = cbor2.loads(
             data, max_depth=_MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
@@ -751,9 +856,11 @@ def decode_card_bytes(data: bytes) -> dict[str, Any]:
     issuer = (
         None if raw_issuer is _UNDEFINED else issuer_codec.decode(raw_issuer, _Ctx(None), "issuer")
     )
-    credential: dict[str, Any] = _CREDENTIAL.decode(value, _Ctx(issuer), "credential")
+    credential: dict[str, Any] = _CREDENTIAL.decode(
+        value, _Ctx(issuer, repacked=repacked, unpacked=unpacked), "credential"
+    )
     try:
-        canonical = _to_cbor(credential, check_exact=False) == data
+        canonical = _to_cbor(credential, check_exact=False, repacked=repacked) == data
     except CardEncodingError:
         canonical = False
     if not canonical:

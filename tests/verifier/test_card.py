@@ -59,6 +59,13 @@ def test_base45_rejects_bad_text(text: str) -> None:
         b45decode(text)
 
 
+def test_base45_every_byte_pair_is_three_digits_least_significant_first() -> None:
+    """All 65,536 pairs against RFC 9285's formula (the encoder looks them up in a table)."""
+    for n in range(65536):
+        digits = _BASE45[n % 45] + _BASE45[n // 45 % 45] + _BASE45[n // 2025]
+        assert b45encode(n.to_bytes(2, "big") + b"\x2c") == digits + ":0", n
+
+
 @given(st.binary(max_size=300))
 def test_base45_round_trip(data: bytes) -> None:
     assert b45decode(b45encode(data)) == data
