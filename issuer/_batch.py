@@ -300,13 +300,15 @@ _WORKER: _Signing | None = None
 
 
 def _start_worker(
-    settings: IssuerSettings, institution: str, key_id: str, verification_method: str,
-    public_key_multibase: str,
+    parent: int, settings: IssuerSettings, institution: str, key_id: str,
+    verification_method: str, public_key_multibase: str,
 ) -> None:  # fmt: skip
     """Pool initializer: open the key store in this process (the key never crosses a pipe;
     with an HSM, each worker opens its own session)."""
     global _WORKER
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # The parent's pid comes from the parent: a parent killed while this process was still
+    # starting must not be mistaken for the one that adopted us.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the bulk process, which stops us
 
     pair = open_keystore(settings).load(institution, key_id)
@@ -391,6 +393,7 @@ class BatchIssuer:
                 mp_context=get_context("spawn"),  # no inherited database connections
                 initializer=_start_worker,
                 initargs=(
+                    os.getpid(),
                     settings,
                     self.institution.code,
                     self._key_id,
