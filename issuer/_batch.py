@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import signal
 import threading
 import time
@@ -49,7 +48,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,6 +77,7 @@ from .service import (
     IssuerService,
     ServiceError,
     _request_hash,
+    open_next_status_list,
 )
 from .settings import IssuerSettings
 
@@ -182,26 +182,7 @@ def allocate_indices(
                 for counter in range(row.allocated, row.allocated + taken)
             ]
             continue
-        highest = session.scalar(
-            select(func.max(StatusList.number)).where(
-                StatusList.institution_code == institution,
-                StatusList.allocated >= StatusList.size,
-            )
-        )
-        try:
-            with session.begin_nested():
-                session.add(
-                    StatusList(
-                        institution_code=institution,
-                        number=(highest or 0) + 1,
-                        size=list_size,
-                        allocated=0,
-                        permutation_key=secrets.token_bytes(32),
-                        created_at=datetime.now(UTC),
-                    )
-                )
-        except IntegrityError:
-            continue  # another process opened that list first: use it
+        open_next_status_list(session, institution, list_size)
     if len(placed) == count:
         return placed
     raise ServiceError("could not allocate status indices (too much contention)")

@@ -55,6 +55,7 @@ __all__ = [
     "Principal",
     "ServiceError",
     "StatusAction",
+    "open_next_status_list",
 ]
 
 #: API scopes: issue credentials, change their status, administer keys and clients; request and
@@ -439,26 +440,7 @@ class IssuerService:
                 return number, permute(key, allocated - 1, size)
             # The list after the last *full* one: if another transaction opened a list since the
             # UPDATE above looked, inserting it again conflicts and the next attempt uses it.
-            highest = session.scalar(
-                select(func.max(StatusList.number)).where(
-                    StatusList.institution_code == institution,
-                    StatusList.allocated >= StatusList.size,
-                )
-            )
-            try:
-                with session.begin_nested():
-                    session.add(
-                        StatusList(
-                            institution_code=institution,
-                            number=(highest or 0) + 1,
-                            size=self.settings.status_list_size,
-                            allocated=0,
-                            permutation_key=secrets.token_bytes(32),
-                            created_at=datetime.now(UTC),
-                        )
-                    )
-            except IntegrityError:
-                continue  # another process opened that list first: use it
+            open_next_status_list(session, institution, self.settings.status_list_size)
         raise ServiceError("could not allocate a status index (too much contention)")
 
     def _complete(
@@ -763,3 +745,31 @@ class IssuerService:
 def utc_parse(value: str) -> datetime:
     """Parse one of our own ``YYYY-MM-DDTHH:MM:SSZ`` strings."""
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def open_next_status_list(session: Session, institution: str, size: int) -> None:
+    """Open the list after ``institution``'s last *full* one, unless another transaction did.
+
+    If another process opened it since the caller looked, inserting it again conflicts; the
+    caller's next attempt then uses that list.
+    """
+    highest = session.scalar(
+        select(func.max(StatusList.number)).where(
+            StatusList.institution_code == institution,
+            StatusList.allocated >= StatusList.size,
+        )
+    )
+    try:
+        with session.begin_nested():
+            session.add(
+                StatusList(
+                    institution_code=institution,
+                    number=(highest or 0) + 1,
+                    size=size,
+                    allocated=0,
+                    permutation_key=secrets.token_bytes(32),
+                    created_at=datetime.now(UTC),
+                )
+            )
+    except IntegrityError:
+        pass  # another process opened that list first: the next attempt uses it
