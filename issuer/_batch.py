@@ -34,20 +34,19 @@ Ed25519 verification per credential instead of a second canonicalization:
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -64,9 +63,10 @@ from verifier import (
     decode_multikey,
     format_datetime,
 )
+from verifier._ed25519 import ed25519_verify
 
 from ._institutions import INSTITUTIONS, Institution
-from ._permutation import permute
+from ._permutation import permute_range
 from ._signing import new_coverage_credential
 from .audit import append_audit_many
 from .db import Credential, SigningKey, StatusList
@@ -88,6 +88,7 @@ __all__ = [
     "BatchOutcome",
     "BatchRequest",
     "allocate_indices",
+    "wallet_line",
 ]
 
 #: The audit action of a credential issued by a batch (the same as one issued alone).
@@ -139,6 +140,14 @@ class BatchOutcome:
     error: str | None = None
 
 
+def wallet_line(document: Mapping[str, Any]) -> bytes:
+    """A credential's line of wallet JSON in the bulk output: compact JSON (UTF-8) and a newline.
+
+    The C encoder (``indent`` would take the pure-Python one: about 2.5 times as long).
+    """
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
 # -- allocation -----------------------------------------------------------------------------------
 
 
@@ -177,10 +186,10 @@ def allocate_indices(
                 .where(StatusList.id == row.id)
                 .values(allocated=row.allocated + taken)
             )
-            placed += [
-                (row.number, permute(row.permutation_key, counter, row.size))
-                for counter in range(row.allocated, row.allocated + taken)
-            ]
+            indices = permute_range(
+                row.permutation_key, row.allocated, row.allocated + taken, row.size
+            )
+            placed += [(row.number, index) for index in indices]
             continue
         open_next_status_list(session, institution, list_size)
     if len(placed) == count:
@@ -192,20 +201,22 @@ def allocate_indices(
 
 
 class _CheckedSigner:
-    """A signer whose every signature is verified with the public key before it is used."""
+    """A signer whose every signature is verified with the public key before it is used.
+
+    With the verifier's own Ed25519 check (libsodium: about 65 µs here, against 160 µs with
+    OpenSSL), the same check a front desk makes.
+    """
 
     def __init__(self, signer: Signer, public_key_multibase: str) -> None:
         self._signer = signer
-        self._public = Ed25519PublicKey.from_public_bytes(decode_multikey(public_key_multibase))
+        self._public = decode_multikey(public_key_multibase)
 
     def sign(self, data: bytes) -> bytes:
         signature = self._signer.sign(data)
-        try:
-            self._public.verify(signature, data)
-        except InvalidSignature:
+        if not ed25519_verify(self._public, signature, data):
             raise IssuanceCheckError(
                 "the signer returned a signature that does not verify with its public key"
-            ) from None
+            )
         return signature
 
 
@@ -235,8 +246,6 @@ class _Signing:
 
     def make(self, jobs: Sequence[_Job], now: datetime) -> list[_Made]:
         """Build, sign and check each credential; make its wallet JSON and card text."""
-        import json
-
         from verifier import CardEncodingError, encode_card
 
         created = format_datetime(now)
@@ -261,7 +270,7 @@ class _Signing:
             )  # fmt: skip
             if full_check:
                 self._check(signed)
-            wallet = (json.dumps(signed, ensure_ascii=False, indent=2) + "\n").encode()
+            wallet = wallet_line(signed)
             try:
                 card, card_error = encode_card(signed), None
             except CardEncodingError as exc:

@@ -4,13 +4,21 @@ Each row is issued with the idempotency key ``bulk:<row key>`` (SHA-256 of the n
 so re-running a batch returns the credentials already stored instead of issuing them again, and
 a run that was interrupted (Ctrl-C, kill, power cut) loses nothing that was committed. Every
 output file is written to a temporary file and renamed into place, and a re-run writes any that
-are missing or incomplete:
+are missing or differ from what they must hold:
 
-- ``DIR/credentials/<CURP>-<first 8 hex of the credential id>.json``: the wallet JSON;
-- ``DIR/credentials/<CURP>-<...>.txt``: the card text (``SUS1:...``);
-- ``DIR/cards/<CURP>-<...>.png`` (``--cards png``), or ``DIR/cards.pdf`` (``--cards pdf``: every
-  card of the batch in file order, ten per A4 page at actual size);
+- ``DIR/credentials/part-NNNNNN.jsonl``: the wallet JSON of the credentials of rows
+  ``NNNNNN × PART_ROWS + 1`` to ``(NNNNNN + 1) × PART_ROWS`` of the file (rows counted without the
+  header), one compact JSON credential per line, in file order;
+- ``DIR/credentials/part-NNNNNN.txt``: their card texts (``SUS1:...``), line for line (an empty
+  line where a credential has no card: the row is in ``errors.csv``);
+- ``DIR/cards/<CURP>-<first 8 hex of the credential id>.png`` (``--cards png``), or
+  ``DIR/cards.pdf`` (``--cards pdf``: every card of the batch in file order, ten per A4 page at
+  actual size);
 - ``DIR/errors.csv``: ``line,field,message`` for every row that was not issued.
+
+:func:`read_outputs` reads the parts back. Two files per part instead of two per person: a
+national batch is about 250,000 files, not 260 million, and writing them costs a few
+microseconds per person instead of about 150.
 
 Rows are issued in chunks (:mod:`issuer._batch`): one transaction allocates a chunk's status
 indices, worker processes sign (``workers``), one transaction stores the chunk's credentials and
@@ -40,7 +48,7 @@ from typing import Any, BinaryIO, Literal, TextIO
 
 from verifier import CardEncodingError, encode_card
 
-from ._batch import BatchIssuer, BatchOutcome, BatchRequest
+from ._batch import BatchIssuer, BatchOutcome, BatchRequest, wallet_line
 from .enrolment import EnrolmentRecord, RowError, RowResult, read_records
 from .service import IssuerService, Principal
 
@@ -49,13 +57,17 @@ __all__ = [
     "CARD_OUTPUTS",
     "DEFAULT_CHUNK",
     "MAX_CHUNK",
+    "PART_ROWS",
     "BulkReport",
     "CardOutput",
     "Progress",
     "atomic_write",
     "cli_principal",
     "output_name",
+    "part_name",
+    "read_outputs",
     "run_bulk",
+    "wallet_line",
 ]
 
 CardOutput = Literal["png", "pdf", "none"]
@@ -66,6 +78,8 @@ DEFAULT_CHUNK = 512
 MAX_CHUNK = 10_000
 #: With ``workers=None``, files of at least this many rows are signed in worker processes.
 AUTO_WORKERS_FROM = 2000
+#: Rows of the file per output part (``part-NNNNNN.jsonl`` and ``.txt``).
+PART_ROWS = 4096
 _WRITER_THREADS = 4
 _PNG_END = b"IEND\xaeB`\x82"
 _TMP_SUFFIX = ".tmp"
@@ -80,6 +94,23 @@ def output_name(document: Mapping[str, Any]) -> str:
     """``<CURP>-<first 8 hex of the id>``: the stem of a credential's output files."""
     short = str(document["id"]).removeprefix("urn:uuid:")[:8]
     return f"{document['credentialSubject']['curp']}-{short}"
+
+
+def part_name(number: int) -> str:
+    """``part-NNNNNN``: the stem of the output files of rows ``number × PART_ROWS + 1`` on."""
+    return f"part-{number:06d}"
+
+
+def read_outputs(out: Path) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """Every credential of the output folder ``out`` with its card text (None: no card), in
+    file order. Raises :class:`ValueError` if a part's two files do not match line for line."""
+    for wallets in sorted((out / "credentials").glob("part-*.jsonl")):
+        cards = wallets.with_suffix(".txt").read_text(encoding="utf-8").splitlines()
+        documents = wallets.read_bytes().splitlines()
+        if len(cards) != len(documents):
+            raise ValueError(f"{wallets.name} and its .txt differ in length")
+        for document, card in zip(documents, cards, strict=True):
+            yield json.loads(document), card or None
 
 
 def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
@@ -191,7 +222,7 @@ class BulkReport:
 
 
 class _Outputs:
-    """The run's output folder: credentials, cards and the error list."""
+    """The run's output folder: the parts of wallet JSON and card text, cards, the error list."""
 
     def __init__(self, out: Path, cards: CardOutput) -> None:
         self.out = out
@@ -202,8 +233,13 @@ class _Outputs:
         if cards == "png":
             self.card_dir.mkdir(exist_ok=True)
         _remove_stale_temporaries(out, self.credentials, self.card_dir)
-        self.sheet_sources: list[Path] = []  # wallet JSON files, in row order, for the PDF
-        self.writers: Executor | None = None  # writes files in threads (the I/O releases the GIL)
+        self.writers: Executor | None = None  # writes PNG cards in threads
+        self.part = 0  # the part being filled
+        self.wallets: list[bytes] = []  # its wallet JSON lines
+        self.card_lines: list[bytes] = []  # and card text lines
+        self.any_new = False  # whether it holds a credential issued in this run
+        self.sheet_parts: list[Path] = []  # parts with cards, for the PDF
+        self.sheet_digest = hashlib.sha256()  # of the stems of the sheet's cards, in order
 
     def _put(self, path: Path, data: bytes, *, new: bool = False) -> int:
         """Write ``path`` unless it already holds exactly ``data``; 1 if written."""
@@ -225,34 +261,57 @@ class _Outputs:
             atomic_write(path, f"{batch}\n".encode())
             return batch
 
-    def write(
-        self,
-        document: Mapping[str, Any],
-        wallet_json: bytes | None = None,
-        card_text: str | None = None,
-        *,
-        new: bool = False,
-    ) -> int:
-        """Write a credential's files; returns how many were (re)written.
+    def add(self, row: int, wallet: bytes, card_text: str | None, *, new: bool) -> int:
+        """Add the credential of the ``row``-th row (0-based, in file order) to its part.
 
-        ``wallet_json`` and ``card_text`` are the files' contents if already made; ``new``
-        says the credential was just issued (its files cannot exist: nothing to compare).
+        Rows come in file order; returns how many files were written (parts that this row
+        completed).
         """
-        stem = output_name(document)
-        wallet = self.credentials / f"{stem}.json"
-        if wallet_json is None:
-            text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-            wallet_json = text.encode("utf-8")
-        written = self._put(wallet, wallet_json, new=new)
-        if card_text is None:
-            card_text = encode_card(document)  # CardEncodingError: reported for this row
-        written += self._put(self.credentials / f"{stem}.txt", (card_text + "\n").encode(), new=new)
-        if self.cards == "png":
-            png = self.card_dir / f"{stem}.png"
-            if not _complete_png(png):
-                atomic_write(png, _card_png(document, card_text))
-                written += 1
+        written = self.advance(row)
+        self.wallets.append(wallet)
+        self.card_lines.append(b"\n" if card_text is None else (card_text + "\n").encode())
+        self.any_new |= new
         return written
+
+    def advance(self, row: int) -> int:
+        """Write the parts that end before the ``row``-th row; how many files were written."""
+        written = 0
+        while row // PART_ROWS > self.part:
+            written += self._flush()
+            self.part += 1
+        return written
+
+    def _flush(self) -> int:
+        """Write the current part's two files (or remove them if it has no credential)."""
+        stem = self.credentials / part_name(self.part)
+        wallets, cards = stem.with_suffix(".jsonl"), stem.with_suffix(".txt")
+        if not self.wallets:
+            for path in (wallets, cards):
+                path.unlink(missing_ok=True)
+            return 0
+        written = self._put(wallets, b"".join(self.wallets), new=self.any_new)
+        written += self._put(cards, b"".join(self.card_lines), new=self.any_new)
+        if self.cards == "pdf":
+            self.sheet_parts.append(wallets)
+        self.wallets, self.card_lines, self.any_new = [], [], False
+        return written
+
+    def finish(self) -> int:
+        """Write the last part; remove parts beyond it (of a longer file); files written."""
+        written = self._flush()
+        for path in self.credentials.glob("part-*"):
+            number = path.stem.removeprefix("part-")
+            if number.isdigit() and int(number) > self.part:
+                path.unlink(missing_ok=True)
+        return written
+
+    def write_png(self, document: Mapping[str, Any], card_text: str) -> int:
+        """Write the card PNG unless a complete one is there; 1 if written."""
+        png = self.card_dir / f"{output_name(document)}.png"
+        if _complete_png(png):
+            return 0
+        atomic_write(png, _card_png(document, card_text))
+        return 1
 
     def write_sheet(self) -> int:
         """Write ``cards.pdf`` unless it already holds exactly this run's cards; 1 if written.
@@ -260,10 +319,9 @@ class _Outputs:
         The PDF records a digest of its credentials, in order, in its ``/Keywords``.
         """
         path = self.out / "cards.pdf"
-        if self.cards != "pdf" or not self.sheet_sources:
+        if self.cards != "pdf" or not self.sheet_parts:
             return 0
-        names = "\n".join(source.name for source in self.sheet_sources)
-        keywords = f"credencial-batch:{hashlib.sha256(names.encode()).hexdigest()}"
+        keywords = f"credencial-batch:{self.sheet_digest.hexdigest()}"
         if _tail_has(path, keywords.encode()):
             return 0
         from ._card_render import render_card_text
@@ -271,12 +329,12 @@ class _Outputs:
 
         def draw(handle: BinaryIO) -> None:
             sheet = CardSheet(handle, keywords=keywords)
-            for source in self.sheet_sources:
-                document = json.loads(source.read_text(encoding="utf-8"))
-                try:
-                    sheet.add(render_card_text(document, encode_card(document)))
-                except CardEncodingError:
-                    continue  # already reported for its row
+            for wallets in self.sheet_parts:
+                cards = wallets.with_suffix(".txt").read_text(encoding="utf-8").splitlines()
+                documents = wallets.read_bytes().splitlines()
+                for document, card in zip(documents, cards, strict=True):
+                    if card:  # a credential without a card is already reported for its row
+                        sheet.add(render_card_text(json.loads(document), card))
             sheet.close()
 
         atomic_write(path, draw)
@@ -390,23 +448,25 @@ def run_bulk(
 class _Row:
     """One row of the file: its problems so far, and its request if it has none."""
 
+    ordinal: int  # 0-based, in file order: its output part is ordinal // PART_ROWS
     line: int
     problems: list[RowError]
     request: BatchRequest | None = None
 
 
 def _rows(results: Iterator[RowResult], institution: str) -> Iterator[_Row]:
-    for line, group in itertools.groupby(results, key=lambda item: item.line):
+    groups = itertools.groupby(results, key=lambda item: item.line)
+    for ordinal, (line, group) in enumerate(groups):
         items = list(group)
         problems = [item for item in items if isinstance(item, RowError)]
         records = [item for item in items if isinstance(item, EnrolmentRecord)]
         if problems or not records:
-            yield _Row(line, problems)
+            yield _Row(ordinal, line, problems)
         elif records[0].institution != institution:
             message = f"{records[0].institution}, but this batch is for {institution}"
-            yield _Row(line, [RowError(line, "institution", message)])
+            yield _Row(ordinal, line, [RowError(line, "institution", message)])
         else:
-            yield _Row(line, [], _request(records[0]))
+            yield _Row(ordinal, line, [], _request(records[0]))
 
 
 def _request(record: EnrolmentRecord) -> BatchRequest:
@@ -447,42 +507,48 @@ def _run_rows(
         collect(writing)
         if previous is not None:
             collect(_store(issuer, *previous, outputs))
+        report.files_written += outputs.finish()
         report.files_written += outputs.write_sheet()
     return report
 
 
-_Written = tuple[int, RowError | None]  # files written, the row's error
+_Made = tuple[bytes | None, str | None, int, RowError | None]  # wallet, card, PNGs, error
 _Collect = Callable[[BulkReport, "csv.DictWriter[str]", Progress | None], None]
 
 
 def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outputs) -> _Collect:
-    """Store a chunk and start writing its files (in threads).
+    """Store a chunk and start making what its files need (in threads where there is work).
 
-    Returns what waits for the files and then counts the rows and lists their errors, in file
-    order (call it once).
+    Returns what adds the rows to their parts (writing each part it completes), counts them and
+    lists their errors, in file order (call it once).
     """
     outcomes = issuer.complete(submitted)
-    if outputs.writers is not None:
-        written: Iterator[_Written | Future[_Written]] = iter(
-            [outputs.writers.submit(_write_outcome, outcome, outputs) for outcome in outcomes]
-        )
-    else:
-        written = (_write_outcome(outcome, outputs) for outcome in outcomes)
+    made: list[_Made | Future[_Made]] = []
+    for outcome in outcomes:
+        light = outcome.document is None or (outcome.created and outputs.cards != "png")
+        if light or outputs.writers is None:
+            made.append(_outputs_of(outcome, outputs))
+        else:  # a card to draw, or a stored credential's card to encode again
+            made.append(outputs.writers.submit(_outputs_of, outcome, outputs))
 
     def collect(report: BulkReport, errors: csv.DictWriter[str], progress: Progress | None) -> None:
-        by_request = iter(outcomes)
+        by_request = zip(outcomes, made, strict=True)
         for row in rows:
             problems = row.problems
             if row.request is not None:
-                outcome, result = next(by_request), next(written)
-                files, problem = result.result() if isinstance(result, Future) else result
-                report.files_written += files
-                if outcome.document is not None:
+                outcome, result = next(by_request)
+                wallet, card, pngs, problem = (
+                    result.result() if isinstance(result, Future) else result
+                )
+                report.files_written += pngs
+                if outcome.document is not None and wallet is not None:
                     report.issued += outcome.created
                     report.existing += not outcome.created
-                    if outputs.cards == "pdf":
-                        stem = output_name(outcome.document)
-                        outputs.sheet_sources.append(outputs.credentials / f"{stem}.json")
+                    report.files_written += outputs.add(
+                        row.ordinal, wallet, card, new=outcome.created
+                    )
+                    if outputs.cards == "pdf" and card is not None:
+                        outputs.sheet_digest.update(f"{output_name(outcome.document)}\n".encode())
                 problems = [problem] if problem else []
             report.rows += 1
             if problems:
@@ -493,17 +559,27 @@ def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outp
                     )
             if progress is not None:
                 progress.update(report.rows, report)
+        if rows:
+            report.files_written += outputs.advance(rows[-1].ordinal + 1)
 
     return collect
 
 
-def _write_outcome(outcome: BatchOutcome, outputs: _Outputs) -> tuple[int, RowError | None]:
-    """Write one request's files: how many were written, and the row's error if it has one."""
+def _outputs_of(outcome: BatchOutcome, outputs: _Outputs) -> _Made:
+    """A request's wallet line and card text (made again for a credential found stored), its
+    card PNG written if asked for; and the row's error if it has one."""
     line = outcome.request.line
-    if outcome.document is None:
-        return 0, RowError(line, outcome.field, outcome.error or "not issued")
-    try:  # a card that cannot be made (outcome.card None) is made again here, and fails
-        files = outputs.write(outcome.document, outcome.wallet, outcome.card, new=outcome.created)
-    except CardEncodingError as exc:
-        return 0, RowError(line, "card", f"issued, but no card can be made: {exc}")
-    return files, None
+    document = outcome.document
+    if document is None:
+        return None, None, 0, RowError(line, outcome.field, outcome.error or "not issued")
+    wallet = outcome.wallet if outcome.wallet is not None else wallet_line(document)
+    card, problem = outcome.card, None
+    if outcome.error is not None:  # issued, but no card could be made
+        problem = RowError(line, outcome.field, outcome.error)
+    elif card is None:
+        try:
+            card = encode_card(document)
+        except CardEncodingError as exc:
+            problem = RowError(line, "card", f"issued, but no card can be made: {exc}")
+    pngs = outputs.write_png(document, card) if card is not None and outputs.cards == "png" else 0
+    return wallet, card, pngs, problem

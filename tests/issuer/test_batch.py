@@ -9,7 +9,6 @@ credential verifies.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import sqlite3
@@ -29,7 +28,7 @@ from issuer._batch import BatchIssuer, allocate_indices
 from issuer._operator import build_service
 from issuer._permutation import permute
 from issuer.audit import append_audit, verify_audit_chain
-from issuer.bulk import _request, output_name, run_bulk
+from issuer.bulk import _request, read_outputs, run_bulk
 from issuer.db import AuditEntry, Credential, StatusList
 from issuer.enrolment import EnrolmentRecord, read_records
 from issuer.service import IssuanceCheckError, IssuerService, ServiceError
@@ -148,7 +147,7 @@ def test_a_batch_in_worker_processes_is_stored_whole_and_verifies(
         out=tmp_path / "out", cards="none", workers=2, chunk=8,
     )  # fmt: skip
     assert (report.rows, report.issued, report.existing, report.errors) == (60, 60, 0, 0)
-    assert report.files_written == 120
+    assert report.files_written == 2  # one part: its wallet JSON and card text
     _assert_sound(small_lists, [row["curp"] for row in rows])
     assert Counter(number for *_, number, _ in _stored(small_lists)) == {1: 20, 2: 40}
     with small_lists.db.transaction() as session:  # and continues after the batch
@@ -194,7 +193,7 @@ def test_a_crash_between_allocation_and_storing_is_completed_exactly_once(
     report = run_bulk(small_lists, source, institution="IMSS", out=out, cards="none", chunk=8)
     assert (report.issued, report.existing, report.errors) == (33, 7, 0)
     _assert_sound(small_lists, [row["curp"] for row in rows])
-    assert len(list((out / "credentials").glob("*.json"))) == 40
+    assert len(list(read_outputs(out))) == 40
 
 
 def test_a_changed_row_in_a_rerun_is_refused_and_not_issued_twice(
@@ -264,7 +263,7 @@ def test_a_signature_that_does_not_verify_stops_the_run_before_anything_is_store
         run_bulk(service, write_csv(tmp_path / "p.csv", people(3)), institution="IMSS",
                  out=tmp_path / "out", cards="none", workers=0)  # fmt: skip
     assert _stored(service) == []
-    assert not list((tmp_path / "out" / "credentials").glob("*.json"))
+    assert not list((tmp_path / "out" / "credentials").iterdir())
 
 
 def test_a_signing_worker_that_cannot_start_stops_the_run_with_a_clear_error(
@@ -361,9 +360,9 @@ def test_two_processes_share_the_database_without_a_duplicate(
     assert reports[0][0] + reports[0][1] == reports[1][0] + reports[1][1] == 16
     _assert_sound(service, [row["curp"] for row in rows])
     # Both folders hold the same credential of each person.
-    names = [sorted(p.name for p in (tmp_path / d / "credentials").iterdir()) for d in "ab"]
-    assert names[0] == names[1]
-    assert len(names[0]) == 32
+    outputs = [list(read_outputs(tmp_path / folder)) for folder in "ab"]
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 16
 
 
 def test_a_request_stored_by_another_issuer_meanwhile_is_returned_not_stored_twice(
@@ -399,10 +398,7 @@ def test_rows_issued_one_at_a_time_by_an_earlier_version_are_found_not_reissued(
     report = run_bulk(service, source, institution="IMSS", out=tmp_path / "out", cards="none")
     assert (report.issued, report.existing, report.errors) == (2, 1, 0)
     assert _errors(tmp_path / "out") == []
-    assert (
-        json.loads((tmp_path / "out" / "credentials" / f"{output_name(earlier)}.json").read_text())
-        == earlier
-    )
+    assert next(iter(read_outputs(tmp_path / "out")))[0] == earlier
 
 
 def test_rows_of_another_institution_are_errors_in_the_batch_path(

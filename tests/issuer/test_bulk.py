@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ from issuer import bulk
 from issuer._card_render import CARD_SIZE_PX
 from issuer._card_sheet import CARDS_PER_PAGE
 from issuer._operator import build_service
-from issuer.bulk import BulkReport, Progress
+from issuer.bulk import BulkReport, Progress, output_name, part_name, read_outputs
 from issuer.cli import run
 from issuer.service import IssuerService
 from tests.issuer._enrolment_data import (
@@ -56,10 +55,8 @@ def _service(db: Path) -> IssuerService:
 
 
 def _wallets(out: Path) -> dict[str, dict[str, Any]]:
-    return {
-        path.stem: json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted((out / "credentials").glob("*.json"))
-    }
+    """The credentials of the output parts, by their stem (``output_name``)."""
+    return {output_name(document): document for document, _ in read_outputs(out)}
 
 
 def _errors_csv(out: Path) -> list[dict[str, str]]:
@@ -70,17 +67,17 @@ def _errors_csv(out: Path) -> list[dict[str, str]]:
 def _assert_complete(out: Path, db: Path, rows: list[dict[str, str]], *, png: bool) -> None:
     """One credential per row in the database and every output file, each one verifying."""
     assert count_credentials(db) == {row["curp"]: 1 for row in rows}
-    wallets = _wallets(out)
-    assert sorted(doc["credentialSubject"]["curp"] for doc in wallets.values()) == sorted(
-        row["curp"] for row in rows
-    )
+    outputs = list(read_outputs(out))
+    # In file order (the rows' order), each credential once.
+    assert [doc["credentialSubject"]["curp"] for doc, _ in outputs] == [row["curp"] for row in rows]
     service = _service(db)
     try:
         verifier = service.verifier()
-        for stem, document in wallets.items():
+        for document, card_text in outputs:
+            stem = output_name(document)
             assert stem == f"{document['credentialSubject']['curp']}-{document['id'][9:17]}"
             assert verifier.check(document).verdict is Verdict.VALID
-            card_text = (out / "credentials" / f"{stem}.txt").read_text().strip()
+            assert card_text is not None
             assert decode_card(card_text) == document
             if png:
                 with Image.open(out / "cards" / f"{stem}.png") as image:
@@ -99,7 +96,12 @@ def test_bulk_issues_every_row_and_writes_its_files(
     rows = people(6)
     status, err = _bulk(capsys, write_csv(tmp_path / "p.csv", rows), tmp_path / "out", db)
     assert status == 0, err
-    assert "6 rows: 6 issued, 0 already issued, 0 with errors; 18 files written" in err
+    # Six card PNGs, and one part: its wallet JSON lines and its card text lines.
+    assert "6 rows: 6 issued, 0 already issued, 0 with errors; 8 files written" in err
+    assert sorted(p.name for p in (tmp_path / "out" / "credentials").iterdir()) == [
+        "part-000000.jsonl",
+        "part-000000.txt",
+    ]
     _assert_complete(tmp_path / "out", db, rows, png=True)
     assert _errors_csv(tmp_path / "out") == []
     wallets = list(_wallets(tmp_path / "out").values())
@@ -200,7 +202,8 @@ def test_pdf_sheet_has_ten_cards_per_a4_page(
     fewer = write_csv(tmp_path / "fewer.csv", rows[:3])
     status, err = _bulk(capsys, fewer, tmp_path / "out", db, "--cards", "pdf")
     assert status == 0, err
-    assert "0 issued, 3 already issued, 0 with errors; 1 files written" in err
+    # The part (now 3 rows: its two files) and the sheet are written again.
+    assert "0 issued, 3 already issued, 0 with errors; 3 files written" in err
     objects = _pdf_objects(sheet.read_bytes())
     assert sum(b"/Subtype /Image" in body for body in objects.values()) == 3
 
@@ -219,14 +222,75 @@ def test_a_rerun_issues_nothing_and_repairs_missing_or_damaged_files(
     status, err = _bulk(capsys, source, out, db)
     assert status == 0
     assert "5 rows: 0 issued, 5 already issued, 0 with errors; 0 files written" in err
-    (out / "credentials" / f"{stems[0]}.json").unlink()
+    (out / "credentials" / "part-000000.jsonl").unlink()
     (out / "cards" / f"{stems[1]}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    (out / "credentials" / f"{stems[2]}.txt").write_text("SUS1:DAMAGED\n")
+    cards = out / "credentials" / "part-000000.txt"
+    cards.write_text(cards.read_text().replace("\n", "\nSUS1:DAMAGED\n", 1))
     status, err = _bulk(capsys, source, out, db)
     assert status == 0
     assert "0 issued, 5 already issued, 0 with errors; 3 files written" in err
     assert {p: p.read_bytes() for p in snapshot} == snapshot
     _assert_complete(out, db, rows, png=True)
+
+
+def test_outputs_come_in_parts_and_a_rerun_repairs_a_damaged_or_stale_part(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db: Path,
+) -> None:
+    """Parts of ``PART_ROWS`` rows of the file: a row in error has no line; a part that
+    differs from what it must hold is written again, parts a longer file left are removed."""
+    monkeypatch.setattr(bulk, "PART_ROWS", 4)
+    good = people(9)
+    rows = [*good[:5], person(30, clues="nope"), *good[5:]]  # row 6 (line 7) in error
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    status, err = _bulk(capsys, source, out, db, "--cards", "none")
+    assert status == 1
+    assert "10 rows: 9 issued, 0 already issued, 1 with errors; 6 files written" in err
+    folder = out / "credentials"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{part_name(n)}.{suffix}" for n in range(3) for suffix in ("jsonl", "txt")
+    ]
+    lengths = [len((folder / f"{part_name(n)}.jsonl").read_bytes().splitlines()) for n in range(3)]
+    assert lengths == [4, 3, 2]
+    _assert_complete(out, db, good, png=False)
+    snapshot = {p: p.read_bytes() for p in folder.iterdir()}
+
+    middle = folder / f"{part_name(1)}.jsonl"
+    middle.write_bytes(middle.read_bytes()[:100])  # cut short
+    (folder / f"{part_name(2)}.txt").unlink()
+    for suffix in ("jsonl", "txt"):  # left by an earlier, longer file
+        (folder / f"{part_name(7)}.{suffix}").write_text("{}\n")
+    status, err = _bulk(capsys, source, out, db, "--cards", "none")
+    assert status == 1
+    assert "10 rows: 0 issued, 9 already issued, 1 with errors; 2 files written" in err
+    assert {p: p.read_bytes() for p in folder.iterdir()} == snapshot
+
+    # A file whose second part has only rows in error: that part has no files.
+    only_errors = [*good[:4], *(person(40 + n, clues="nope") for n in range(4)), good[4]]
+    status, err = _bulk(
+        capsys, write_csv(tmp_path / "q.csv", only_errors), out, db, "--cards", "none"
+    )
+    assert status == 1
+    assert "9 rows: 0 issued, 5 already issued, 4 with errors; 2 files written" in err
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{part_name(n)}.{suffix}" for n in (0, 2) for suffix in ("jsonl", "txt")
+    ]
+    assert [d["credentialSubject"]["curp"] for d, _ in read_outputs(out)] == [
+        row["curp"] for row in good[:5]
+    ]
+
+
+def test_read_outputs_refuses_parts_that_do_not_match(tmp_path: Path) -> None:
+    folder = tmp_path / "credentials"
+    folder.mkdir()
+    (folder / "part-000000.jsonl").write_text('{"a":1}\n{"a":2}\n')
+    (folder / "part-000000.txt").write_text("SUS1:X\n")
+    with pytest.raises(ValueError, match=r"part-000000\.jsonl and its \.txt differ"):
+        list(read_outputs(tmp_path))
+    (folder / "part-000000.txt").write_text("SUS1:X\n\n")
+    assert list(read_outputs(tmp_path)) == [({"a": 1}, "SUS1:X"), ({"a": 2}, None)]
 
 
 def test_resume_after_an_interruption_in_process(
@@ -235,33 +299,34 @@ def test_resume_after_an_interruption_in_process(
     tmp_path: Path,
     db: Path,
 ) -> None:
-    """Ctrl-C while writing the 6th credential's files: its chunk (rows 4-7) is committed."""
+    """Ctrl-C while drawing the 6th card: its chunk (rows 4-7) is committed."""
     rows = people(12)
     source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
-    write = bulk._Outputs.write
+    write_png = bulk._Outputs.write_png
     calls = 0
 
-    def interrupted_write(self: bulk._Outputs, document: dict[str, Any], *a: Any, **k: Any) -> int:
+    def interrupted(self: bulk._Outputs, document: dict[str, Any], card: str) -> int:
         nonlocal calls
         calls += 1
         if calls == 6:
             raise KeyboardInterrupt
-        return write(self, document, *a, **k)
+        return write_png(self, document, card)
 
-    monkeypatch.setattr(bulk._Outputs, "write", interrupted_write)
+    monkeypatch.setattr(bulk._Outputs, "write_png", interrupted)
     status, err = _bulk(capsys, source, out, db)
     assert status == 130
     assert "run the same command again to resume" in err
     assert len(count_credentials(db)) == 7  # chunks of 1, 2 and 4 rows committed
-    complete = len(_wallets(out))  # the other rows of the chunk are written by other threads
+    complete = len(list((out / "cards").glob("*.png")))  # others drawn by other threads
     assert 5 <= complete <= 6
+    assert not list((out / "credentials").iterdir())  # the part was not complete
     assert not (out / "errors.csv").exists()  # only a finished run publishes its error list
-    monkeypatch.setattr(bulk._Outputs, "write", write)
+    monkeypatch.setattr(bulk._Outputs, "write_png", write_png)
 
     status, err = _bulk(capsys, source, out, db)
     assert status == 0, err
-    # The rows of the chunk without files get their three files, rows 8 to 12 are issued.
-    files = 3 * (7 - complete) + 3 * 5
+    # The chunk's missing cards, rows 8 to 12 issued with their cards, and the part's 2 files.
+    files = (7 - complete) + 5 + 2
     assert f"12 rows: 5 issued, 7 already issued, 0 with errors; {files} files written" in err
     _assert_complete(out, db, rows, png=True)
 

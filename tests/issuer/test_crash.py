@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from issuer._permutation import permute
 from issuer.audit import verify_audit_chain
+from issuer.bulk import read_outputs
 from issuer.cli import run
 from issuer.db import AuditEntry, Credential, Database, StatusEvent, StatusList
 from issuer.keystore import FileKeyStore
@@ -320,12 +321,12 @@ def test_bulk_killed_at_random_points_completes_the_batch_exactly_once(
     }
     assert len({row.idempotency_key for row in stored.credentials.values()}) == len(rows)
     # Every credential has its complete files, and there is no file of anything not stored.
-    wallets = {path.name: path for path in (out / "credentials").glob("*.json")}
-    assert len(wallets) == len(rows)
+    outputs = {document["id"]: (document, card) for document, card in read_outputs(out)}
+    assert len(outputs) == len(rows)
     for row in stored.credentials.values():
-        stem = f"{row.curp}-{row.id.removeprefix('urn:uuid:')[:8]}"
-        assert json.loads(wallets[f"{stem}.json"].read_text(encoding="utf-8")) == row.document
-        card = (out / "credentials" / f"{stem}.txt").read_text(encoding="utf-8").strip()
+        document, card = outputs[row.id]
+        assert document == row.document
+        assert card is not None
         assert decode_card(card) == row.document
     assert not list(out.rglob(".*.tmp"))
     # And a further run finds everything done.

@@ -23,7 +23,7 @@ from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from issuer._institutions import INSTITUTIONS
-from issuer._permutation import permute
+from issuer._permutation import permute, permute_range
 from issuer.audit import AuditProblem, _entry_hash, _fields, append_audit, verify_audit_chain
 from issuer.db import AuditEntry, AuditHead, Base, Credential, Database, StatusEvent, StatusList
 from issuer.migrations import alembic_config
@@ -610,3 +610,15 @@ def test_processes_issuing_and_changing_status_at_once_lose_nothing(
         )
         assert _bit(revocation, row.status_index) == revoked
         assert _bit(suspension, row.status_index) == row.suspended
+
+
+def test_permute_range_is_permute_over_a_block() -> None:
+    """The batch path's precomputed HMAC states give exactly the one-at-a-time indices."""
+    for key in (bytes(range(32)), b"k" * 64, b"long key " * 10):
+        for size, start, stop in ((131_072, 0, 300), (131_072, 130_900, 131_072), (4097, 7, 99)):
+            assert permute_range(key, start, stop, size) == [
+                permute(key, n, size) for n in range(start, stop)
+            ]
+    assert permute_range(bytes(32), 5, 5, 10) == []
+    with pytest.raises(ValueError, match="outside"):
+        permute_range(bytes(32), 0, 11, 10)
