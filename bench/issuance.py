@@ -17,9 +17,14 @@ state a national batch lives in (worker processes started, key decrypted, connec
 Memory: the peak resident set (RSS) of the bulk process and of its largest signing worker, and
 how the bulk process's RSS grows per 1,000 rows from row 2,048 (chunks at full size) to the end.
 
-PostgreSQL runs on a throwaway server (``tests/postgres.py``) when its binaries are installed:
-one bulk process, then two bulk processes sharing the database at the same time (how it grows
-towards many machines), then one process with signing workers.
+Each database is measured with the signing in the bulk process, then with 1, 2 and 3 signing
+workers (how throughput grows with workers on this machine's CPUs). PostgreSQL runs on a
+throwaway server (``tests/postgres.py``) when its binaries are installed, and adds two bulk
+processes sharing the database at the same time (the path to many machines).
+
+The run ends with issue 9's goal 3: bulk end to end at ≥ 2,000 credentials per second on SQLite
+on this machine (130 million in under 18 hours), with MET or NOT MET, beside the same figures on
+PostgreSQL and the rate by number of workers.
 
 ``python -m bench.issuance [--rows N]`` (default 4,000 rows per bulk figure).
 """
@@ -56,6 +61,13 @@ SINGLE_REQUESTS = 50
 ONE_AT_A_TIME = 100
 #: Rows per bulk measurement (``--rows``).
 BULK_ROWS = 4000
+#: Issue 9, goal 3: bulk issuance end to end on SQLite on this machine, credentials per second.
+GOAL_RATE = 2000.0
+#: Signing workers measured (0: signing in the bulk process).
+WORKER_COUNTS = (0, 1, 2, 3)
+#: The name of the bulk figure with ``workers`` signing workers in one process.
+_ONE_PROCESS = "bulk: 1 process, signing in it"
+_TWO_PROCESSES = "bulk: 2 processes sharing the database"
 _STEADY_FROM = 2048
 SIGNATURES = 2000
 _PASSPHRASE = "bench"  # noqa: S105 (a throwaway key store of the benchmark)
@@ -341,10 +353,19 @@ def _bulk(
     }
 
 
+def _workers_name(workers: int) -> str:
+    if workers == 0:
+        return _ONE_PROCESS
+    return f"bulk: 1 process, {workers} signing worker{'s' if workers > 1 else ''}"
+
+
 def _measure(
     database: str, url_of: Callable[[str], str], workdir: Path, rows: int, signatures: float
-) -> None:
-    """Every figure for one database; ``url_of(name)`` gives a fresh database's URL."""
+) -> dict[str, tuple[float, float]]:
+    """Every figure for one database; ``url_of(name)`` gives a fresh database's URL.
+
+    Returns each bulk figure's rate and its ratio to the bare insert, by name.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     with _service(url_of("single"), workdir / "single") as service:
         single_name, single = _single_requests(service, SINGLE_REQUESTS)
@@ -367,10 +388,10 @@ def _measure(
         figures = _bulk(url, home, runs, workers)
         lines.append((name, rows * processes, figures["rate"], figures))
 
-    bulk("bulk: 1 process, signing in it", 1, 0)
-    bulk(f"bulk: 1 process, {cpus} signing workers", 1, cpus)
+    for workers in sorted({*WORKER_COUNTS, cpus}):
+        bulk(_workers_name(workers), 1, workers)
     if database.startswith("PostgreSQL"):
-        bulk("bulk: 2 processes sharing the database", 2, 0)
+        bulk(_TWO_PROCESSES, 2, 0)
     print(f"\n{database}")
     for name, count, rate, figures in lines:
         memory = (
@@ -384,8 +405,8 @@ def _measure(
             f"{rate / signatures:>8.4f} {signatures / rate:>9,.1f} {memory}"
         )
     by_name = {name: rate for name, _, rate, _ in lines}
-    one = by_name["bulk: 1 process, signing in it"]
-    two = by_name.get("bulk: 2 processes sharing the database")
+    one = by_name[_ONE_PROCESS]
+    two = by_name.get(_TWO_PROCESSES)
     best = max(rate for _, _, rate, figures in lines if figures)
     cpu = min(figures["cpu_ms_per_credential"] for _, _, _, figures in lines if figures)
     print(
@@ -397,6 +418,47 @@ def _measure(
         f"{(os.cpu_count() or 1) * 1e3 / cpu:,.0f}/s (130 million in "
         f"{130e6 * cpu / 1e3 / (os.cpu_count() or 1) / 3600:.0f} h)"
     )
+    return {name: (rate, rate / insert) for name, _, rate, figures in lines if figures}
+
+
+def _goal(results: dict[str, dict[str, tuple[float, float]]]) -> None:
+    """Issue 9, goal 3: the SQLite figure against 2,000/s; the same on PostgreSQL; by workers."""
+    cpus = os.cpu_count() or 1
+    print(
+        f"\nGoal 3 (issue 9): bulk issuance end to end (people file → stored credentials with "
+        f"status indices and audit entries → wallet JSON and card text written), "
+        f"≥ {GOAL_RATE:,.0f}/s on SQLite on this {cpus}-CPU machine (130 million in < 18 h)"
+    )
+    print(f"  {'database':<12} {'path':<42} {'per second':>11} {'÷ insert':>8}  130 M in")
+
+    def row(database: str, name: str, verdict: str = "") -> None:
+        rate, ratio = results[database][name]
+        print(
+            f"  {database:<12} {name.removeprefix('bulk: '):<42} {rate:>9,.0f}/s {ratio:>8.4f} "
+            f"{130e6 / rate / 3600:>6.0f} h  {verdict}"
+        )
+
+    goal_name = _workers_name(cpus)
+    sqlite_rate = results["SQLite"][goal_name][0]
+    verdict = "MET" if sqlite_rate >= GOAL_RATE else "NOT MET"
+    row("SQLite", goal_name, f"{verdict} ({sqlite_rate / GOAL_RATE:.2f}× the goal)")
+    row("SQLite", _ONE_PROCESS)
+    if "PostgreSQL" in results:
+        postgres = results["PostgreSQL"]
+        row("PostgreSQL", goal_name)
+        row("PostgreSQL", _ONE_PROCESS)
+        row(
+            "PostgreSQL",
+            _TWO_PROCESSES,
+            f"{postgres[_TWO_PROCESSES][0] / postgres[_ONE_PROCESS][0]:.2f}× one process",
+        )
+    for database, figures in results.items():
+        growth = ", ".join(
+            f"{workers}: {figures[_workers_name(workers)][0]:,.0f}/s "
+            f"({figures[_workers_name(workers)][0] / figures[_ONE_PROCESS][0]:.2f}×)"
+            for workers in sorted({*WORKER_COUNTS, cpus})
+        )
+        print(f"  {database}, rate by signing workers (0: in the bulk process): {growth}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -422,9 +484,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"  {'path':<48} {'N':>5} {'per second':>11} {'÷ insert':>8} {'÷ sign':>8} "
         f"{'sigs/cred':>9} {'RSS':>7} {'worker':>7} {'KiB/1k':>8} {'CPU ms/cred':>11}"
     )
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="credencial-bench-") as tmp:
         workdir = Path(tmp)
-        _measure(
+        results["SQLite"] = _measure(
             "SQLite (WAL, file)",
             lambda name: f"sqlite:///{workdir / 'sqlite' / name}.db",
             workdir / "sqlite",
@@ -442,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"\nPostgreSQL: skipped ({exc})")  # a server that would not start
             else:
                 try:
-                    _measure(
+                    results["PostgreSQL"] = _measure(
                         "PostgreSQL (throwaway local server, Unix socket, fsync off)",
                         lambda name: server.url(server.create_database(name)),
                         workdir / "postgresql",
@@ -451,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
                 finally:
                     server.stop()
+    _goal(results)
     sys.stdout.flush()
     print(f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
