@@ -17,7 +17,7 @@ are missing or differ from what they must hold:
 - ``DIR/errors.csv``: ``line,field,message`` for every row that was not issued.
 
 :func:`read_outputs` reads the parts back. Two files per part instead of two per person: a
-national batch is about 250,000 files, not 260 million, and writing them costs a few
+national batch is about 63,000 files, not 260 million, and writing them costs a few
 microseconds per person instead of about 150.
 
 Rows are issued in chunks (:mod:`issuer._batch`): one transaction allocates a chunk's status

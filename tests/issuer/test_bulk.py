@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+import verifier
 from issuer import bulk
 from issuer._card_render import CARD_SIZE_PX
 from issuer._card_sheet import CARDS_PER_PAGE
@@ -33,7 +34,7 @@ from tests.issuer._enrolment_data import (
     write_csv,
     write_jsonl,
 )
-from verifier import Verdict, decode_card
+from verifier import CardEncodingError, Verdict, decode_card
 
 
 @pytest.fixture
@@ -280,6 +281,38 @@ def test_outputs_come_in_parts_and_a_rerun_repairs_a_damaged_or_stale_part(
     assert [d["credentialSubject"]["curp"] for d, _ in read_outputs(out)] == [
         row["curp"] for row in good[:5]
     ]
+
+
+def test_a_credential_whose_card_cannot_be_made_has_an_empty_card_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db: Path,
+) -> None:
+    """Issued and stored, listed in errors.csv, its card line empty; a re-run keeps it so."""
+    rows = people(3)
+    encode = verifier.encode_card
+
+    def no_card_for_the_second(document: dict[str, Any]) -> str:
+        if document["credentialSubject"]["curp"] == rows[1]["curp"]:
+            raise CardEncodingError("card form cannot express credential: test")
+        return encode(document)
+
+    monkeypatch.setattr(verifier, "encode_card", no_card_for_the_second)  # the signing path
+    monkeypatch.setattr(bulk, "encode_card", no_card_for_the_second)  # stored credentials
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    for run_number in range(2):
+        status, err = _bulk(capsys, source, out, db, "--cards", "none")
+        assert status == 1
+        issued, files = (3, 2) if run_number == 0 else (0, 0)
+        assert f"3 rows: {issued} issued, {3 - issued} already issued, 1 with errors; " in err
+        assert f"; {files} files written" in err
+        assert [(e["line"], e["field"]) for e in _errors_csv(out)] == [("3", "card")]
+        assert "issued, but no card can be made" in _errors_csv(out)[0]["message"]
+        outputs = list(read_outputs(out))
+        assert [d["credentialSubject"]["curp"] for d, _ in outputs] == [r["curp"] for r in rows]
+        assert [card is None for _, card in outputs] == [False, True, False]
+    assert count_credentials(db) == {row["curp"]: 1 for row in rows}
 
 
 def test_read_outputs_refuses_parts_that_do_not_match(tmp_path: Path) -> None:
