@@ -96,6 +96,13 @@ BATCH_AUDIT_ACTION = "credential.issue"
 #: Besides the first credential of every task, the full verifier checks about one in this many.
 FULL_CHECK_ONE_IN = 64
 _MAX_ATTEMPTS = 20
+#: How long the signing workers may take to start (import, open the key store) before the run
+#: goes on with those that are up.
+_WORKERS_START_SECONDS = 120.0
+_STOPPED = (
+    "a signing worker process stopped ({}); nothing of this chunk was stored: "
+    "run the same command again to resume"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +322,12 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+def _worker_pid() -> int:
+    """A started worker's pid (after a pause, so that one worker cannot answer for all)."""
+    time.sleep(0.02)
+    return os.getpid()
+
+
 def _make_in_worker(jobs: list[_Job], now: datetime) -> list[_Made]:
     if _WORKER is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not started")
@@ -376,6 +389,12 @@ class BatchIssuer:
             self._pool = None
 
     def _executor(self) -> ProcessPoolExecutor:
+        """The worker pool, every worker started (the key store opened) before it is used.
+
+        A pool starts a worker per task submitted; starting them all first keeps their start
+        out of the first chunks, and a worker that cannot start stops the run before any
+        status index is allocated for it.
+        """
         if self._pool is None:
             settings = self.service.settings
             self._pool = ProcessPoolExecutor(
@@ -391,6 +410,14 @@ class BatchIssuer:
                     self._key.public_key_multibase,
                 ),
             )
+            started: set[int] = set()
+            deadline = time.monotonic() + _WORKERS_START_SECONDS
+            try:
+                while len(started) < self.workers and time.monotonic() < deadline:
+                    answers = [self._pool.submit(_worker_pid) for _ in range(self.workers)]
+                    started.update(answer.result() for answer in answers)
+            except BrokenExecutor as exc:  # could not open the key store, killed, ...
+                raise ServiceError(_STOPPED.format(exc)) from exc
         return self._pool
 
     # -- submit: find, allocate, start signing --------------------------------------------------
@@ -403,6 +430,7 @@ class BatchIssuer:
         now = datetime.now(UTC).replace(microsecond=0)
         if not todo:
             return _Pending(requests, outcomes, [], now, [])
+        pool = self._executor() if self.workers > 0 else None
         with self.service.db.transaction() as session:
             self._check_key(session)
             places = allocate_indices(
@@ -413,15 +441,18 @@ class BatchIssuer:
             (number, index, requests[p].subject, requests[p].valid_until, self._sampled())
             for p, number, index in placed
         ]
-        if self.workers <= 0:
+        if pool is None:
             jobs[0] = (*jobs[0][:4], True)
             return _Pending(requests, outcomes, placed, now, self._signing.make(jobs, now))
-        pool = self._executor()
         size = -(-len(jobs) // self.workers)
         tasks = [jobs[start : start + size] for start in range(0, len(jobs), size)]
-        futures = [
-            pool.submit(_make_in_worker, [(*task[0][:4], True), *task[1:]], now) for task in tasks
-        ]
+        try:
+            futures = [
+                pool.submit(_make_in_worker, [(*task[0][:4], True), *task[1:]], now)
+                for task in tasks
+            ]
+        except BrokenExecutor as exc:  # a worker died since the last chunk
+            raise ServiceError(_STOPPED.format(exc)) from exc
         return _Pending(requests, outcomes, placed, now, futures)
 
     def _sampled(self) -> bool:
@@ -502,11 +533,8 @@ class BatchIssuer:
         try:
             for part in pending.made:
                 made += part.result() if isinstance(part, Future) else [part]
-        except BrokenExecutor as exc:  # killed (out of memory?), or could not open the key
-            raise ServiceError(
-                f"a signing worker process stopped ({exc}); nothing of this chunk was stored: "
-                "run the same command again to resume"
-            ) from exc
+        except BrokenExecutor as exc:  # killed (out of memory?)
+            raise ServiceError(_STOPPED.format(exc)) from exc
         outcomes = pending.outcomes
         rows: list[dict[str, Any]] = []
         audit: list[tuple[str, dict[str, Any]]] = []

@@ -271,14 +271,32 @@ def test_a_signing_worker_that_cannot_start_stops_the_run_with_a_clear_error(
 ) -> None:
     records = read_records(write_csv(tmp_path / "p.csv", people(2)))
     requests = [_request(r) for r in records if isinstance(r, EnrolmentRecord)]
-    with BatchIssuer(service, "IMSS", actor="cli", batch="x", workers=1) as issuer:
+    with service.db.read() as session:
+        allocated = session.scalar(select(func.sum(StatusList.allocated)))
+    with BatchIssuer(service, "IMSS", actor="cli", batch="x", workers=2) as issuer:
         # the worker opens the key store its settings name: one without the key
         service.settings = service.settings.model_copy(update={"key_dir": tmp_path / "no-keys"})
-        pending = issuer.submit(requests)
         with pytest.raises(ServiceError, match="a signing worker process stopped") as raised:
-            issuer.complete(pending)
+            issuer.submit(requests)
     assert "nothing of this chunk was stored" in raised.value.detail
     assert _stored(service) == []
+    with service.db.read() as session:  # stopped before allocating: no index left unused
+        assert session.scalar(select(func.sum(StatusList.allocated))) == allocated
+
+
+def test_a_signing_worker_killed_during_the_run_stops_it_with_a_clear_error(
+    service: IssuerService, tmp_path: Path
+) -> None:
+    records = read_records(write_csv(tmp_path / "p.csv", people(2)))
+    requests = [_request(r) for r in records if isinstance(r, EnrolmentRecord)]
+    with BatchIssuer(service, "IMSS", actor="cli", batch="x", workers=1) as issuer:
+        issuer.submit(requests[:1])  # the worker is up
+        pool = issuer._executor()
+        pid = pool.submit(_batch._worker_pid).result()
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ServiceError, match="a signing worker process stopped") as raised:
+            issuer.complete(issuer.submit(requests[1:]))
+    assert "nothing of this chunk was stored" in raised.value.detail
 
 
 def test_a_key_rotated_during_the_run_stops_it_and_the_rerun_signs_with_the_new_key(
