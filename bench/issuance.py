@@ -361,10 +361,11 @@ def _workers_name(workers: int) -> str:
 
 def _measure(
     database: str, url_of: Callable[[str], str], workdir: Path, rows: int, signatures: float
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, tuple[float, float, float]]:
     """Every figure for one database; ``url_of(name)`` gives a fresh database's URL.
 
-    Returns each bulk figure's rate and its ratio to the bare insert, by name.
+    Returns each bulk figure's rate, its ratio to the bare insert and its CPU ms per
+    credential, by name.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     with _service(url_of("single"), workdir / "single") as service:
@@ -418,10 +419,14 @@ def _measure(
         f"{(os.cpu_count() or 1) * 1e3 / cpu:,.0f}/s (130 million in "
         f"{130e6 * cpu / 1e3 / (os.cpu_count() or 1) / 3600:.0f} h)"
     )
-    return {name: (rate, rate / insert) for name, _, rate, figures in lines if figures}
+    return {
+        name: (rate, rate / insert, figures["cpu_ms_per_credential"])
+        for name, _, rate, figures in lines
+        if figures
+    }
 
 
-def _goal(results: dict[str, dict[str, tuple[float, float]]]) -> None:
+def _goal(results: dict[str, dict[str, tuple[float, float, float]]]) -> None:
     """Issue 9, goal 3: the SQLite figure against 2,000/s; the same on PostgreSQL; by workers."""
     cpus = os.cpu_count() or 1
     print(
@@ -429,19 +434,28 @@ def _goal(results: dict[str, dict[str, tuple[float, float]]]) -> None:
         f"status indices and audit entries → wallet JSON and card text written), "
         f"≥ {GOAL_RATE:,.0f}/s on SQLite on this {cpus}-CPU machine (130 million in < 18 h)"
     )
-    print(f"  {'database':<12} {'path':<42} {'per second':>11} {'÷ insert':>8}  130 M in")
+    print(
+        f"  {'database':<12} {'path':<42} {'per second':>11} {'÷ insert':>8} {'130 M in':>8} "
+        f"{'CPU ms/cred':>11} {'CPUs allow':>10}"
+    )
 
     def row(database: str, name: str, verdict: str = "") -> None:
-        rate, ratio = results[database][name]
+        rate, ratio, cpu = results[database][name]
         print(
             f"  {database:<12} {name.removeprefix('bulk: '):<42} {rate:>9,.0f}/s {ratio:>8.4f} "
-            f"{130e6 / rate / 3600:>6.0f} h  {verdict}"
+            f"{130e6 / rate / 3600:>6.0f} h {cpu:>11.2f} {cpus * 1e3 / cpu:>8,.0f}/s  {verdict}"
         )
 
     goal_name = _workers_name(cpus)
-    sqlite_rate = results["SQLite"][goal_name][0]
+    sqlite_rate, _, sqlite_cpu = results["SQLite"][goal_name]
     verdict = "MET" if sqlite_rate >= GOAL_RATE else "NOT MET"
-    row("SQLite", goal_name, f"{verdict} ({sqlite_rate / GOAL_RATE:.2f}× the goal)")
+    possible = "would" if cpus * 1e3 / sqlite_cpu >= GOAL_RATE else "would not"
+    row(
+        "SQLite",
+        goal_name,
+        f"{verdict} ({sqlite_rate / GOAL_RATE:.2f}× the goal; its CPU time {possible} allow "
+        f"it on {cpus} free CPUs)",
+    )
     row("SQLite", _ONE_PROCESS)
     if "PostgreSQL" in results:
         postgres = results["PostgreSQL"]
@@ -484,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"  {'path':<48} {'N':>5} {'per second':>11} {'÷ insert':>8} {'÷ sign':>8} "
         f"{'sigs/cred':>9} {'RSS':>7} {'worker':>7} {'KiB/1k':>8} {'CPU ms/cred':>11}"
     )
-    results: dict[str, dict[str, tuple[float, float]]] = {}
+    results: dict[str, dict[str, tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="credencial-bench-") as tmp:
         workdir = Path(tmp)
         results["SQLite"] = _measure(
