@@ -36,8 +36,6 @@ _MAX_B58_CHARS = 512  # far above any key or signature; bounds the quadratic dec
 
 def b58encode(data: bytes) -> str:
     """Encode bytes as base58btc (Bitcoin alphabet), without multibase prefix."""
-    if type(data) is bytes and (known := _recent_text.get(data)) is not None:
-        return known
     zeros = len(data) - len(data.lstrip(b"\0"))
     number = int.from_bytes(data, "big")
     chunks = []  # base 58**10, least significant first: few big-integer divisions
@@ -87,10 +85,7 @@ def _b58decode(text: str) -> bytes:
 #: Recent short conversions, text → bytes (both directions feed it: a card's proofValue is
 #: encoded by the card decoder, then decoded by its canonical-form check and by the proof check).
 #: ``bytes`` are immutable and each entry is an exact inverse pair; cleared when full.
-#: ``_recent_text`` is the same pairs, bytes → text: an issuer encodes a signature for the proof,
-#: then the card encoder's exactness check encodes it again.
 _recent: dict[str, bytes] = {}
-_recent_text: dict[bytes, str] = {}
 _MAX_RECENT = 256
 _MAX_CACHED_CHARS = 100
 
@@ -98,10 +93,7 @@ _MAX_CACHED_CHARS = 100
 def _remember(text: str, data: bytes) -> None:
     if len(_recent) >= _MAX_RECENT:
         _recent.clear()
-        _recent_text.clear()
     _recent[text] = data
-    if type(data) is bytes:
-        _recent_text[data] = text
 
 
 def decode_multibase(text: str) -> bytes:

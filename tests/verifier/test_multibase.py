@@ -64,18 +64,6 @@ def test_base58_rejects_characters_outside_the_alphabet(char: str) -> None:
         b58decode("2NEpo" + char + "7TZ")
 
 
-def test_base58_remembered_conversions_are_exact_both_ways() -> None:
-    """A signature encoded twice (proof, then the card's exactness check) and text decoded
-    after it was encoded come from the cache of recent conversions: the same results."""
-    signatures = [n.to_bytes(2, "big") * 32 for n in range(300)]  # more than the cache holds
-    texts = [b58encode(data) for data in signatures]
-    assert [b58encode(data) for data in signatures] == texts
-    assert [b58decode(text) for text in texts] == signatures
-    assert b58encode(bytearray(signatures[1])) == texts[1]  # not hashable: never cached
-    assert texts[0] == "1" * 64
-    assert b58decode("1" * 64) == bytes(64)
-
-
 def test_base58_decoder_is_bounded() -> None:
     with pytest.raises(ValueError, match="too long"):
         b58decode("2" * 513)
