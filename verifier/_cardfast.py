@@ -1,0 +1,486 @@
+"""The issuer's card layout read in one pass: credential, proof parts and canonical N-Quads.
+
+Almost every card is in the layout the issuer writes (version 1, every table entry, the status
+template, the proof of the issuer's own key). :func:`read_issuer_card` reads such a card's CBOR
+items straight into the credential, the parts the proof check needs, and the credential's
+RDFC-1.0 canonical N-Quads, instead of decoding through the generic table-driven codec, checking
+the canonical form by re-encoding, and canonicalizing the JSON again.
+
+It is a cache of the generic path, never a second judge: for any bytes it returns either
+``None`` (anything it does not recognise: the caller takes the generic path, which gives the
+verdict and the error) or exactly what the generic path gives: the credential
+``decode_card_bytes`` returns, the :class:`ProofParts` ``split_proof`` returns, and the N-Quads
+``canonicalize`` returns. The canonical-form check is done item by item (each packed item must be
+what ``pack`` writes for the text it spells, each text what no packed form takes, no trailing
+``undefined``, the birth date and status templates taken when they apply) plus one
+``cbor2.dumps`` comparison for the CBOR heads. ``vouched`` is True only when the credential
+surely passes the data model and typed model checks (:func:`check_credential`,
+:func:`conforms_to_model`), which the verifier then skips.
+
+``tests/verifier/test_cardfast.py`` proves the equalities on generated cards, every card of the
+bench pool, cards with one CBOR item replaced, and every byte flip of valid cards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+import schemas
+
+from ._card import (
+    _MAX_DEPTH,
+    _MAX_UINT,
+    _SECONDS_FLOOR,
+    ISSUERS,
+    PROGRAMS,
+    RELATIONSHIPS,
+    _birth_date_from_curp,
+    _Ctx,
+    _pack_clues,
+    _pack_digits,
+    _pack_name,
+    _status_list_url,
+    _unpack_clues,
+    _unpack_curp,
+    _unpack_date,
+    _unpack_datetime,
+    _unpack_did_key,
+    _unpack_digits,
+    _unpack_name,
+    _unpack_uuid,
+)
+from ._contexts import CREDENTIALS_V2_URL
+from ._fastcanon import (
+    _BSL,
+    _NEEDS_ESCAPE,
+    _NS,
+    _RDF_TYPE,
+    _SCHEMA_ORG,
+    _VC,
+    _XSD,
+    _literal,
+    _NotOurShapeError,
+)
+from ._identifiers import is_valid_curp
+from ._modelcheck import _AFFILIATION, _text80
+from ._multibase import b58encode
+from ._proof import ProofParts
+
+__all__ = ["IssuerCard", "read_issuer_card"]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerCard:
+    """A card in the issuer's layout, read: what the verifier needs, already computed."""
+
+    credential: dict[str, Any]
+    parts: ProofParts
+    #: RDFC-1.0 canonical N-Quads of ``parts.unsecured_document``.
+    document_nquads: str
+    #: True only if the data model and the typed model surely accept the credential.
+    vouched: bool
+
+
+_CONTEXT = [CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL]
+_TYPES = ["VerifiableCredential", "HealthCoverageCredential"]
+_SCHEMA_URL = schemas.HEALTH_COVERAGE_SCHEMA_URL
+_UNDEFINED = cbor2.undefined
+_CTX = _Ctx(None)  # no packed value read here needs the issuer
+_INSTITUTIONS = ("IMSS", "ISSSTE", "IMSS-BIENESTAR")
+_PROGRAM_SET = frozenset(PROGRAMS)
+
+# Predicates and fixed objects, formatted once.
+_P_TYPE = _RDF_TYPE
+_P_ISSUER = f"<{_VC}issuer>"
+_P_VALID_FROM = f"<{_VC}validFrom>"
+_P_VALID_UNTIL = f"<{_VC}validUntil>"
+_P_SUBJECT = f"<{_VC}credentialSubject>"
+_P_STATUS = f"<{_VC}credentialStatus>"
+_P_SCHEMA = f"<{_VC}credentialSchema>"
+_P_CURP = f"<{_NS}curp>"
+_P_GIVEN = f"<{_SCHEMA_ORG}givenName>"
+_P_FAMILY = f"<{_SCHEMA_ORG}familyName>"
+_P_SECOND = f"<{_NS}secondFamilyName>"
+_P_BIRTH = f"<{_SCHEMA_ORG}birthDate>"
+_P_COVERAGE = f"<{_NS}coverage>"
+_P_COVERAGE_KEYS = tuple(
+    f"<{_NS}{key}>"
+    for key in (
+        "institution",
+        "program",
+        "affiliationNumber",
+        "beneficiaryRelationship",
+        "adscriptionUnit",
+    )
+)
+_P_PURPOSE = f"<{_BSL}statusPurpose>"
+_P_INDEX = f"<{_BSL}statusListIndex>"
+_P_LIST = f"<{_BSL}statusListCredential>"
+_CREDENTIAL_TYPE_QUADS = (
+    f" {_RDF_TYPE} <{_VC}VerifiableCredential> .\n",
+    f" {_RDF_TYPE} <{_NS}HealthCoverageCredential> .\n",
+)
+_SCHEMA_QUAD = f"<{_SCHEMA_URL}> {_RDF_TYPE} <{_VC}JsonSchema> .\n"
+_COVERAGE_TYPE_TAIL = f" {_RDF_TYPE} <{_NS}HealthCoverage> .\n"
+_ENTRY_TYPE_TAIL = f" {_RDF_TYPE} <{_BSL}BitstringStatusListEntry> .\n"
+_DATETIME_TYPE = f"^^<{_XSD}dateTime>"
+_DATE_TYPE = f"^^<{_XSD}date>"
+
+
+class _NotIssuerLayoutError(Exception):
+    """Not the issuer's layout (or not canonical): the generic path decides."""
+
+
+def _small_uint(value: Any) -> int:
+    if type(value) is not int or not 0 <= value <= _MAX_UINT:
+        raise _NotIssuerLayoutError
+    return value
+
+
+def _table(value: Any, size: int) -> int:
+    if type(value) is not int or not 0 <= value < size:
+        raise _NotIssuerLayoutError
+    return value
+
+
+def _datetime(value: Any) -> str:
+    """A packed date-time that ``pack`` writes back as ``value``."""
+    if type(value) is not int:
+        raise _NotIssuerLayoutError
+    text = _unpack_datetime(value, _CTX)
+    if text is None or (
+        value >= _SECONDS_FLOOR and value % 86400 == 0 and value // 86400 < _SECONDS_FLOOR
+    ):
+        raise _NotIssuerLayoutError
+    return text
+
+
+def _name(value: Any) -> tuple[str, bool]:
+    """(name, whether the typed model surely accepts it) for a canonical name item."""
+    if type(value) is bytes:
+        if not value or value[0] == 0:
+            raise _NotIssuerLayoutError
+        try:
+            text = _unpack_name(value, _CTX)
+        except ValueError:
+            raise _NotIssuerLayoutError from None
+        if text is None:
+            raise _NotIssuerLayoutError
+        # The alphabet's one character _TEXT minds is the space, at either end.
+        return text, len(text) <= 80 and text[0] != " " and text[-1] != " "
+    if type(value) is str and _pack_name(value, _CTX) is None:
+        return value, _text80(value)
+    raise _NotIssuerLayoutError
+
+
+def _packed_or_text(
+    value: Any,
+    unpack: Callable[[Any, _Ctx], str | None],
+    pack: Callable[[str, _Ctx], Any | None],
+) -> tuple[str, bool]:
+    """(text, packed?) for an item of a packed codec with text fallback, canonical only."""
+    if type(value) is bytes:
+        if not value or value[0] == 0:
+            raise _NotIssuerLayoutError
+        try:
+            text = unpack(value, _CTX)
+        except ValueError:
+            raise _NotIssuerLayoutError from None
+        if text is None:
+            raise _NotIssuerLayoutError
+        return text, True
+    if type(value) is str and pack(value, _CTX) is None:
+        return value, False
+    raise _NotIssuerLayoutError
+
+
+def _label_lines(lines: list[str]) -> bytes:
+    return hashlib.sha256("".join(sorted(lines)).encode("utf-8")).digest()
+
+
+def read_issuer_card(data: bytes) -> IssuerCard | None:
+    """The card's credential, proof parts and N-Quads, or ``None`` for the generic path."""
+    try:
+        return _read(data)
+    except _NotIssuerLayoutError:
+        return None
+
+
+def _read(data: bytes) -> IssuerCard:
+    try:
+        items = cbor2.loads(
+            data, max_depth=_MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
+        )
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError):
+        raise _NotIssuerLayoutError from None
+    if type(items) is not list or len(items) != 10:
+        raise _NotIssuerLayoutError
+    (
+        context,
+        raw_id,
+        types,
+        raw_issuer,
+        raw_from,
+        raw_until,
+        subject_items,
+        status_items,
+        schema,
+        proof_items,
+    ) = items
+    if type(context) is not int or context != 0 or type(types) is not int or types != 0:
+        raise _NotIssuerLayoutError
+    if type(schema) is not int or schema != 0:
+        raise _NotIssuerLayoutError
+    if type(raw_id) is not bytes or len(raw_id) != 16:
+        raise _NotIssuerLayoutError
+    credential_id = _unpack_uuid(raw_id, _CTX)
+    assert credential_id is not None
+    issuer = ISSUERS[_table(raw_issuer, len(ISSUERS))]
+    valid_from, valid_until = _datetime(raw_from), _datetime(raw_until)
+
+    # credentialSubject: [curp, given, family, second?, birth, coverage, id?]
+    if type(subject_items) is not list or len(subject_items) not in (6, 7):
+        raise _NotIssuerLayoutError
+    raw_curp, raw_given, raw_family, raw_second, raw_birth, coverage_items = subject_items[:6]
+    if type(raw_curp) is not int or raw_curp < 0:
+        raise _NotIssuerLayoutError
+    try:
+        curp = _unpack_curp(raw_curp, _CTX)
+    except (ValueError, IndexError):
+        raise _NotIssuerLayoutError from None
+    if curp is None or not is_valid_curp(curp):  # pack wants a valid CURP
+        raise _NotIssuerLayoutError
+    given, given_ok = _name(raw_given)
+    family, family_ok = _name(raw_family)
+    second: str | None
+    if raw_second is _UNDEFINED:
+        second, second_ok = None, True
+    else:
+        second, second_ok = _name(raw_second)
+    derived_birth = _birth_date_from_curp(curp)
+    if raw_birth is None:
+        if derived_birth is None:
+            raise _NotIssuerLayoutError
+        birth = derived_birth
+    elif type(raw_birth) is int:
+        try:
+            birth = _unpack_date(raw_birth, _CTX)  # type: ignore[assignment]
+        except OverflowError:
+            raise _NotIssuerLayoutError from None
+        if birth == derived_birth:  # the encoder writes null then
+            raise _NotIssuerLayoutError
+    else:
+        raise _NotIssuerLayoutError
+    holder: str | None = None
+    if len(subject_items) == 7:
+        raw_holder = subject_items[6]
+        if type(raw_holder) is not bytes or len(raw_holder) != 32:
+            raise _NotIssuerLayoutError
+        holder = _unpack_did_key(raw_holder, _CTX)
+        assert holder is not None
+
+    # coverage: [institution, program, affiliation, relationship, unit, type?]
+    if type(coverage_items) is not list or len(coverage_items) not in (5, 6):
+        raise _NotIssuerLayoutError
+    if len(coverage_items) == 6 and (type(coverage_items[5]) is not int or coverage_items[5] != 0):
+        raise _NotIssuerLayoutError
+    institution = _INSTITUTIONS[_table(coverage_items[0], len(_INSTITUTIONS))]
+    raw_program = coverage_items[1]
+    if type(raw_program) is str:
+        if raw_program in _PROGRAM_SET:
+            raise _NotIssuerLayoutError  # the encoder writes the table index
+        program, program_ok = raw_program, _text80(raw_program)
+    else:
+        program, program_ok = PROGRAMS[_table(raw_program, len(PROGRAMS))], True
+    affiliation, affiliation_packed = _packed_or_text(
+        coverage_items[2], _unpack_digits, _pack_digits
+    )
+    if affiliation_packed and len(affiliation) > 30:  # pack takes at most 30 digits
+        raise _NotIssuerLayoutError
+    relationship = RELATIONSHIPS[_table(coverage_items[3], len(RELATIONSHIPS))]
+    unit, unit_packed = _packed_or_text(coverage_items[4], _unpack_clues, _pack_clues)
+
+    # credentialStatus: [list number, index] (the template)
+    if type(status_items) is not list or len(status_items) != 2:
+        raise _NotIssuerLayoutError
+    list_number, index = _small_uint(status_items[0]), _small_uint(status_items[1])
+
+    # proof: [type, cryptosuite, created, key number, purpose, proofValue]
+    if type(proof_items) is not list or len(proof_items) != 6:
+        raise _NotIssuerLayoutError
+    proof_type, suite, raw_created, key_number, purpose, signature = proof_items
+    if not (
+        type(proof_type) is int
+        and proof_type == 0
+        and type(suite) is int
+        and suite == 0
+        and type(purpose) is int
+        and purpose == 0
+        and type(key_number) is int
+        and 0 <= key_number < 1_000_000_000
+        and type(signature) is bytes
+        and len(signature) == 64
+    ):
+        raise _NotIssuerLayoutError
+    created = _datetime(raw_created)
+    if cbor2.dumps(items) != data:  # the CBOR heads: minimal, definite, as cbor2 writes them
+        raise _NotIssuerLayoutError
+
+    # -- the credential, as decode_card_bytes builds it --------------------------------------
+    subject: dict[str, Any] = {"curp": curp, "givenName": given, "familyName": family}
+    if second is not None:
+        subject["secondFamilyName"] = second
+    subject["birthDate"] = birth
+    coverage: dict[str, Any] = {
+        "institution": institution,
+        "program": program,
+        "affiliationNumber": affiliation,
+        "beneficiaryRelationship": relationship,
+        "adscriptionUnit": unit,
+    }
+    if len(coverage_items) == 6:
+        coverage["type"] = "HealthCoverage"
+    subject["coverage"] = coverage
+    if holder is not None:
+        subject["id"] = holder
+    index_text = str(index)
+    revocation_url = _status_list_url(issuer, "revocation", list_number)
+    suspension_url = _status_list_url(issuer, "suspension", list_number)
+    status = [
+        {
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": index_text,
+            "statusListCredential": revocation_url,
+        },
+        {
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "suspension",
+            "statusListIndex": index_text,
+            "statusListCredential": suspension_url,
+        },
+    ]
+    options: dict[str, Any] = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": created,
+        "verificationMethod": f"{issuer}#key-{key_number}",
+        "proofPurpose": "assertionMethod",
+    }
+    unsecured: dict[str, Any] = {
+        "@context": list(_CONTEXT),
+        "id": credential_id,
+        "type": list(_TYPES),
+        "issuer": issuer,
+        "validFrom": valid_from,
+        "validUntil": valid_until,
+        "credentialSubject": subject,
+        "credentialStatus": status,
+        "credentialSchema": {"id": _SCHEMA_URL, "type": "JsonSchema"},
+    }
+    credential = {**unsecured, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
+
+    # -- its canonical N-Quads (what _fastcanon._credential writes for it) --------------------
+    text_literals = [given, family, program, affiliation, unit]
+    if second is not None:
+        text_literals.append(second)
+    if any(_NEEDS_ESCAPE.search(text) for text in text_literals):
+        raise _NotIssuerLayoutError  # rare: escaping is left to the generic canonicalizer
+    # Only texts can hold what N-Quads refuse; _literal raises on them (generic path then).
+    try:
+        for text in text_literals:
+            _literal(text)
+    except _NotOurShapeError:
+        raise _NotIssuerLayoutError from None
+    cred = f"<{credential_id}>"
+    subject_tails = [
+        f' {_P_CURP} "{curp}" .\n',
+        f' {_P_GIVEN} "{given}" .\n',
+        f' {_P_FAMILY} "{family}" .\n',
+        f' {_P_BIRTH} "{birth}"{_DATE_TYPE} .\n',
+    ]
+    if second is not None:
+        subject_tails.append(f' {_P_SECOND} "{second}" .\n')
+    coverage_tails = [
+        f' {predicate} "{value}" .\n'
+        for predicate, value in zip(
+            _P_COVERAGE_KEYS, (institution, program, affiliation, relationship, unit), strict=True
+        )
+    ]
+    if len(coverage_items) == 6:
+        coverage_tails.append(_COVERAGE_TYPE_TAIL)
+    entry_tails = [
+        [
+            _ENTRY_TYPE_TAIL,
+            f' {_P_PURPOSE} "{purpose_name}" .\n',
+            f' {_P_INDEX} "{index_text}" .\n',
+            f" {_P_LIST} <{url}> .\n",
+        ]
+        for purpose_name, url in (("revocation", revocation_url), ("suspension", suspension_url))
+    ]
+    # First-degree hashes (RDFC-1.0 §4.6) of the blank nodes: the coverage, both status
+    # entries, and the subject unless it has an id.
+    coverage_lines = ["_:a" + tail for tail in coverage_tails]
+    if holder is None:
+        coverage_lines.append(f"_:z {_P_COVERAGE} _:a .\n")
+        subject_lines = ["_:a" + tail for tail in subject_tails]
+        subject_lines.append(f"_:a {_P_COVERAGE} _:z .\n")
+        subject_lines.append(f"{cred} {_P_SUBJECT} _:a .\n")
+    else:
+        coverage_lines.append(f"<{holder}> {_P_COVERAGE} _:a .\n")
+    hashes = [
+        _label_lines(coverage_lines),
+        *(
+            _label_lines([f"{cred} {_P_STATUS} _:a .\n", *("_:a" + tail for tail in tails)])
+            for tails in entry_tails
+        ),
+    ]
+    if holder is None:
+        hashes.append(_label_lines(subject_lines))
+    if len(set(hashes)) != len(hashes):
+        raise _NotIssuerLayoutError  # shared hashes: the full algorithm decides
+    order = sorted(range(len(hashes)), key=hashes.__getitem__)
+    labels = [""] * len(hashes)
+    for position, node in enumerate(order):
+        labels[node] = f"_:c14n{position}"
+    coverage_label, revocation_label, suspension_label = labels[:3]
+    subject_node = labels[3] if holder is None else f"<{holder}>"
+    lines = [
+        cred + _CREDENTIAL_TYPE_QUADS[0],
+        cred + _CREDENTIAL_TYPE_QUADS[1],
+        f"{cred} {_P_ISSUER} <{issuer}> .\n",
+        f'{cred} {_P_VALID_FROM} "{valid_from}"{_DATETIME_TYPE} .\n',
+        f'{cred} {_P_VALID_UNTIL} "{valid_until}"{_DATETIME_TYPE} .\n',
+        f"{cred} {_P_SUBJECT} {subject_node} .\n",
+        f"{cred} {_P_STATUS} {revocation_label} .\n",
+        f"{cred} {_P_STATUS} {suspension_label} .\n",
+        f"{cred} {_P_SCHEMA} <{_SCHEMA_URL}> .\n",
+        _SCHEMA_QUAD,
+        f"{subject_node} {_P_COVERAGE} {coverage_label} .\n",
+    ]
+    lines += [subject_node + tail for tail in subject_tails]
+    lines += [coverage_label + tail for tail in coverage_tails]
+    lines += [revocation_label + tail for tail in entry_tails[0]]
+    lines += [suspension_label + tail for tail in entry_tails[1]]
+    nquads = "".join(sorted(lines))
+
+    vouched = (
+        valid_from <= valid_until  # same format, so text order is time order
+        and given_ok
+        and family_ok
+        and second_ok
+        and program_ok
+        and _AFFILIATION.fullmatch(affiliation) is not None
+        and unit_packed  # a CLUES code as text is one pack refused: not a CLUES shape
+    )
+    return IssuerCard(
+        credential=credential,
+        parts=ProofParts(unsecured, options, signature),
+        document_nquads=nquads,
+        vouched=vouched,
+    )
