@@ -42,6 +42,7 @@ from ._card import (
     _birth_date_from_curp,
     _Ctx,
     _pack_clues,
+    _pack_did_key,
     _pack_digits,
     _pack_name,
     _status_list_url,
@@ -60,6 +61,7 @@ from ._fastcanon import (
     _NEEDS_ESCAPE,
     _NS,
     _RDF_TYPE,
+    _SAFE_IRI,
     _SCHEMA_ORG,
     _VC,
     _XSD,
@@ -67,7 +69,7 @@ from ._fastcanon import (
     _NotOurShapeError,
 )
 from ._identifiers import is_valid_curp
-from ._modelcheck import _AFFILIATION, _text80
+from ._modelcheck import _AFFILIATION, _DID_KEY, _text80
 from ._multibase import b58encode
 from ._proof import ProofParts
 
@@ -277,12 +279,18 @@ def _read(data: bytes) -> IssuerCard:
     else:
         raise _NotIssuerLayoutError
     holder: str | None = None
+    holder_ok = True
     if len(subject_items) == 7:
         raw_holder = subject_items[6]
-        if type(raw_holder) is not bytes or len(raw_holder) != 32:
+        if type(raw_holder) is bytes and len(raw_holder) == 32:
+            holder = _unpack_did_key(raw_holder, _CTX)
+            assert holder is not None
+        elif type(raw_holder) is str and _pack_did_key(raw_holder, _CTX) is None:
+            if _SAFE_IRI.fullmatch(raw_holder) is None:
+                raise _NotIssuerLayoutError  # not an IRI the direct canonicalizer writes
+            holder, holder_ok = raw_holder, _DID_KEY.fullmatch(raw_holder) is not None
+        else:
             raise _NotIssuerLayoutError
-        holder = _unpack_did_key(raw_holder, _CTX)
-        assert holder is not None
 
     # coverage: [institution, program, affiliation, relationship, unit, type?]
     if type(coverage_items) is not list or len(coverage_items) not in (5, 6):
@@ -477,6 +485,7 @@ def _read(data: bytes) -> IssuerCard:
         and program_ok
         and _AFFILIATION.fullmatch(affiliation) is not None
         and unit_packed  # a CLUES code as text is one pack refused: not a CLUES shape
+        and holder_ok
     )
     return IssuerCard(
         credential=credential,
