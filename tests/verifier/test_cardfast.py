@@ -33,6 +33,7 @@ from verifier import (
     _card,
     _cardfast,
     _verifier,
+    b45encode,
     encode_card,
     encode_card_bytes,
 )
@@ -209,7 +210,7 @@ def _tampered_signature(credential: dict[str, Any]) -> str:
     signature = bytearray(value[9][5])
     signature[10] ^= 1
     value[9][5] = bytes(signature)
-    return _card.CARD_PREFIX + _card.b45encode(cbor2.dumps(value))
+    return _card.CARD_PREFIX + b45encode(cbor2.dumps(value))
 
 
 def test_verdicts_are_the_same_with_and_without_the_reader(
