@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import cbor2
@@ -330,9 +330,18 @@ def _pack_datetime(value: str, ctx: _Ctx) -> int | None:
 def _unpack_datetime(value: Any, ctx: _Ctx) -> str | None:
     if type(value) is not int or value < 0 or value > 253_402_300_799:  # 9999-12-31T23:59:59Z
         return None
-    seconds = value * 86400 if value < _SECONDS_FLOOR else value
-    # isoformat spells what strftime("%Y-%m-%dT%H:%M:%S") does for years 1970-9999, faster
-    return (_NAIVE_EPOCH + timedelta(seconds=seconds)).isoformat() + "Z"
+    if value < _SECONDS_FLOOR:
+        return _day_text(value) + "T00:00:00Z"
+    days, seconds = divmod(value, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_day_text(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+@lru_cache(maxsize=1024)  # a card's three stamps, and many cards', fall on few days
+def _day_text(days: int) -> str:
+    """``YYYY-MM-DD`` of a day number since 1970 (what strftime spells for years 1970-9999)."""
+    return (_EPOCH_DATE + timedelta(days=days)).isoformat()
 
 
 def _pack_date(value: str, ctx: _Ctx) -> int | None:

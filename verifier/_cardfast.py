@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import cbor2
@@ -33,13 +34,13 @@ import cbor2
 import schemas
 
 from ._card import (
+    _DIGITS,
     _MAX_DEPTH,
     _MAX_UINT,
     _SECONDS_FLOOR,
     ISSUERS,
     PROGRAMS,
     RELATIONSHIPS,
-    _birth_date_from_curp,
     _Ctx,
     _pack_clues,
     _pack_did_key,
@@ -68,7 +69,6 @@ from ._fastcanon import (
     _literal,
     _NotOurShapeError,
 )
-from ._identifiers import is_valid_curp
 from ._modelcheck import _AFFILIATION, _DID_KEY, _text80
 from ._multibase import b58encode
 from ._proof import ProofParts
@@ -255,8 +255,16 @@ def _read(data: bytes) -> IssuerCard:
         curp = _unpack_curp(raw_curp, _CTX)
     except (ValueError, IndexError):
         raise _NotIssuerLayoutError from None
-    if curp is None or not is_valid_curp(curp):  # pack wants a valid CURP
+    if curp is None:
         raise _NotIssuerLayoutError
+    # An unpacked CURP has every symbol in its class and the right check digit, so it is valid
+    # (what pack wants) exactly when YYMMDD is a real date in the 1900s or the 2000s, that is in
+    # the 2000s (they differ only on 29 February of 1900, no leap year).
+    yy, month_day = int(curp[4:6]), curp[6:10]
+    try:
+        date(2000 + yy, int(month_day[:2]), int(month_day[2:]))
+    except ValueError:
+        raise _NotIssuerLayoutError from None
     given, given_ok = _name(raw_given)
     family, family_ok = _name(raw_family)
     second: str | None
@@ -264,7 +272,12 @@ def _read(data: bytes) -> IssuerCard:
         second, second_ok = None, True
     else:
         second, second_ok = _name(raw_second)
-    derived_birth = _birth_date_from_curp(curp)
+    # The CURP's birth date (as _birth_date_from_curp): a digit homoclave is the 1900s.
+    derived_birth: str | None = f"{2000 + yy}-{month_day[:2]}-{month_day[2:]}"
+    if curp[16] in _DIGITS:
+        derived_birth = f"19{curp[4:6]}-{month_day[:2]}-{month_day[2:]}"
+        if yy == 0 and month_day == "0229":
+            derived_birth = None
     if raw_birth is None:
         if derived_birth is None:
             raise _NotIssuerLayoutError
