@@ -59,15 +59,17 @@ from ._card import (
 from ._contexts import CREDENTIALS_V2_URL
 from ._fastcanon import (
     _BSL,
+    _CREATED,
     _NEEDS_ESCAPE,
     _NS,
     _RDF_TYPE,
     _SAFE_IRI,
     _SCHEMA_ORG,
+    _UNSAFE_TEXT,
     _VC,
     _XSD,
-    _literal,
     _NotOurShapeError,
+    _proof_options_without_created,
 )
 from ._modelcheck import _AFFILIATION, _DID_KEY, _text80
 from ._multibase import b58encode
@@ -82,13 +84,15 @@ class IssuerCard:
 
     credential: dict[str, Any]
     parts: ProofParts
-    #: RDFC-1.0 canonical N-Quads of ``parts.unsecured_document``.
-    document_nquads: str
+    #: RDFC-1.0 canonical N-Quads of the proof configuration (the options with the document's
+    #: ``@context``) and of ``parts.unsecured_document``: what ``hash_data`` hashes.
+    canonical: tuple[str, str]
     #: True only if the data model and the typed model surely accept the credential.
     vouched: bool
 
 
 _CONTEXT = [CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL]
+_CONTEXT_KEY = tuple(_CONTEXT)
 _TYPES = ["VerifiableCredential", "HealthCoverageCredential"]
 _SCHEMA_URL = schemas.HEALTH_COVERAGE_SCHEMA_URL
 _UNDEFINED = cbor2.undefined
@@ -110,16 +114,11 @@ _P_FAMILY = f"<{_SCHEMA_ORG}familyName>"
 _P_SECOND = f"<{_NS}secondFamilyName>"
 _P_BIRTH = f"<{_SCHEMA_ORG}birthDate>"
 _P_COVERAGE = f"<{_NS}coverage>"
-_P_COVERAGE_KEYS = tuple(
-    f"<{_NS}{key}>"
-    for key in (
-        "institution",
-        "program",
-        "affiliationNumber",
-        "beneficiaryRelationship",
-        "adscriptionUnit",
-    )
-)
+_P_INSTITUTION = f"<{_NS}institution>"
+_P_PROGRAM = f"<{_NS}program>"
+_P_AFFILIATION = f"<{_NS}affiliationNumber>"
+_P_RELATIONSHIP = f"<{_NS}beneficiaryRelationship>"
+_P_UNIT = f"<{_NS}adscriptionUnit>"
 _P_PURPOSE = f"<{_BSL}statusPurpose>"
 _P_INDEX = f"<{_BSL}statusListIndex>"
 _P_LIST = f"<{_BSL}statusListCredential>"
@@ -132,6 +131,11 @@ _COVERAGE_TYPE_TAIL = f" {_RDF_TYPE} <{_NS}HealthCoverage> .\n"
 _ENTRY_TYPE_TAIL = f" {_RDF_TYPE} <{_BSL}BitstringStatusListEntry> .\n"
 _DATETIME_TYPE = f"^^<{_XSD}dateTime>"
 _DATE_TYPE = f"^^<{_XSD}date>"
+_REVOCATION_TAIL = f' {_P_PURPOSE} "revocation" .\n'
+_SUSPENSION_TAIL = f' {_P_PURPOSE} "suspension" .\n'
+_COVERAGE_FROM_SUBJECT = f"_:z {_P_COVERAGE} _:a .\n"
+_SUBJECT_TO_COVERAGE = f"_:a {_P_COVERAGE} _:z .\n"
+_C14N_LABELS = ("_:c14n0", "_:c14n1", "_:c14n2", "_:c14n3")
 
 
 class _NotIssuerLayoutError(Exception):
@@ -201,8 +205,8 @@ def _packed_or_text(
     raise _NotIssuerLayoutError
 
 
-def _label_lines(lines: list[str]) -> bytes:
-    return hashlib.sha256("".join(sorted(lines)).encode("utf-8")).digest()
+def _sha256(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def read_issuer_card(data: bytes) -> IssuerCard | None:
@@ -407,68 +411,75 @@ def _read(data: bytes) -> IssuerCard:
     credential = {**unsecured, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
 
     # -- its canonical N-Quads (what _fastcanon._credential writes for it) --------------------
-    text_literals = [given, family, program, affiliation, unit]
-    if second is not None:
-        text_literals.append(second)
-    if any(_NEEDS_ESCAPE.search(text) for text in text_literals):
-        raise _NotIssuerLayoutError  # rare: escaping is left to the generic canonicalizer
-    # Only texts can hold what N-Quads refuse; _literal raises on them (generic path then).
-    try:
-        for text in text_literals:
-            _literal(text)
-    except _NotOurShapeError:
-        raise _NotIssuerLayoutError from None
+    # Packed values spell no character N-Quads escape or refuse; texts might (then the generic
+    # canonicalizer decides).
+    for raw in (
+        raw_given,
+        raw_family,
+        raw_second,
+        raw_program,
+        coverage_items[2],
+        coverage_items[4],
+    ):
+        if type(raw) is str and (_NEEDS_ESCAPE.search(raw) or _UNSAFE_TEXT.search(raw)):
+            raise _NotIssuerLayoutError
     cred = f"<{credential_id}>"
-    subject_tails = [
-        f' {_P_CURP} "{curp}" .\n',
-        f' {_P_GIVEN} "{given}" .\n',
-        f' {_P_FAMILY} "{family}" .\n',
-        f' {_P_BIRTH} "{birth}"{_DATE_TYPE} .\n',
-    ]
+    # Each node's lines, in the order sorting gives them (predicates differ within a node, so
+    # their order is fixed: `_P_*` sorted; a line starting "<" sorts before one with "_:").
+    subject_tails = [f' {_P_CURP} "{curp}" .\n']
     if second is not None:
         subject_tails.append(f' {_P_SECOND} "{second}" .\n')
-    coverage_tails = [
-        f' {predicate} "{value}" .\n'
-        for predicate, value in zip(
-            _P_COVERAGE_KEYS, (institution, program, affiliation, relationship, unit), strict=True
-        )
+    subject_tails += [
+        f' {_P_BIRTH} "{birth}"{_DATE_TYPE} .\n',
+        f' {_P_FAMILY} "{family}" .\n',
+        f' {_P_GIVEN} "{given}" .\n',
     ]
-    if len(coverage_items) == 6:
-        coverage_tails.append(_COVERAGE_TYPE_TAIL)
-    entry_tails = [
-        [
-            _ENTRY_TYPE_TAIL,
-            f' {_P_PURPOSE} "{purpose_name}" .\n',
-            f' {_P_INDEX} "{index_text}" .\n',
-            f" {_P_LIST} <{url}> .\n",
-        ]
-        for purpose_name, url in (("revocation", revocation_url), ("suspension", suspension_url))
+    coverage_tails = [_COVERAGE_TYPE_TAIL] if len(coverage_items) == 6 else []
+    coverage_tails += [
+        f' {_P_UNIT} "{unit}" .\n',
+        f' {_P_AFFILIATION} "{affiliation}" .\n',
+        f' {_P_RELATIONSHIP} "{relationship}" .\n',
+        f' {_P_INSTITUTION} "{institution}" .\n',
+        f' {_P_PROGRAM} "{program}" .\n',
+    ]
+    index_tail = f' {_P_INDEX} "{index_text}" .\n'
+    revocation_tails = [
+        _ENTRY_TYPE_TAIL,
+        f" {_P_LIST} <{revocation_url}> .\n",
+        index_tail,
+        _REVOCATION_TAIL,
+    ]
+    suspension_tails = [
+        _ENTRY_TYPE_TAIL,
+        f" {_P_LIST} <{suspension_url}> .\n",
+        index_tail,
+        _SUSPENSION_TAIL,
     ]
     # First-degree hashes (RDFC-1.0 §4.6) of the blank nodes: the coverage, both status
-    # entries, and the subject unless it has an id.
-    coverage_lines = ["_:a" + tail for tail in coverage_tails]
-    if holder is None:
-        coverage_lines.append(f"_:z {_P_COVERAGE} _:a .\n")
-        subject_lines = ["_:a" + tail for tail in subject_tails]
-        subject_lines.append(f"_:a {_P_COVERAGE} _:z .\n")
-        subject_lines.append(f"{cred} {_P_SUBJECT} _:a .\n")
-    else:
-        coverage_lines.append(f"<{holder}> {_P_COVERAGE} _:a .\n")
+    # entries, and the subject unless it has an id; the node is _:a, another blank node _:z.
+    status_link = f"{cred} {_P_STATUS} _:a .\n_:a"
+    coverage_quads = "_:a" + "_:a".join(coverage_tails)
     hashes = [
-        _label_lines(coverage_lines),
-        *(
-            _label_lines([f"{cred} {_P_STATUS} _:a .\n", *("_:a" + tail for tail in tails)])
-            for tails in entry_tails
+        _sha256(
+            (f"<{holder}> {_P_COVERAGE} _:a .\n" + coverage_quads)
+            if holder is not None
+            else (coverage_quads + _COVERAGE_FROM_SUBJECT)
         ),
+        _sha256(status_link + "_:a".join(revocation_tails)),
+        _sha256(status_link + "_:a".join(suspension_tails)),
     ]
     if holder is None:
-        hashes.append(_label_lines(subject_lines))
+        hashes.append(
+            _sha256(
+                f"{cred} {_P_SUBJECT} _:a .\n{_SUBJECT_TO_COVERAGE}_:a" + "_:a".join(subject_tails)
+            )
+        )
     if len(set(hashes)) != len(hashes):
         raise _NotIssuerLayoutError  # shared hashes: the full algorithm decides
     order = sorted(range(len(hashes)), key=hashes.__getitem__)
     labels = [""] * len(hashes)
     for position, node in enumerate(order):
-        labels[node] = f"_:c14n{position}"
+        labels[node] = _C14N_LABELS[position]
     coverage_label, revocation_label, suspension_label = labels[:3]
     subject_node = labels[3] if holder is None else f"<{holder}>"
     lines = [
@@ -486,9 +497,23 @@ def _read(data: bytes) -> IssuerCard:
     ]
     lines += [subject_node + tail for tail in subject_tails]
     lines += [coverage_label + tail for tail in coverage_tails]
-    lines += [revocation_label + tail for tail in entry_tails[0]]
-    lines += [suspension_label + tail for tail in entry_tails[1]]
+    lines += [revocation_label + tail for tail in revocation_tails]
+    lines += [suspension_label + tail for tail in suspension_tails]
     nquads = "".join(sorted(lines))
+    try:
+        proof_nquads = f'_:c14n0 {_CREATED} "{created}"{_DATETIME_TYPE} .\n' + (
+            _proof_options_without_created(
+                _CONTEXT_KEY,
+                (
+                    ("cryptosuite", "eddsa-rdfc-2022"),
+                    ("proofPurpose", "assertionMethod"),
+                    ("type", "DataIntegrityProof"),
+                    ("verificationMethod", options["verificationMethod"]),
+                ),
+            )
+        )
+    except _NotOurShapeError:
+        raise _NotIssuerLayoutError from None
 
     vouched = (
         valid_from <= valid_until  # same format, so text order is time order
@@ -503,6 +528,6 @@ def _read(data: bytes) -> IssuerCard:
     return IssuerCard(
         credential=credential,
         parts=ProofParts(unsecured, options, signature),
-        document_nquads=nquads,
+        canonical=(proof_nquads, nquads),
         vouched=vouched,
     )

@@ -89,19 +89,20 @@ def hash_data(
     proof_options: Mapping[str, Any],
     loader: ContextLoader,
     *,
-    document_nquads: str | None = None,
+    canonical: tuple[str, str] | None = None,
 ) -> bytes:
     """The 64 bytes that are signed: SHA-256(canonical proof config) || SHA-256(canonical doc).
 
-    ``document_nquads``: the document's canonical N-Quads when already known (the card reader
-    computes them), instead of canonicalizing it again.
+    ``canonical``: the canonical N-Quads of the proof configuration and of the document when
+    already known (the card reader computes them for cards in the issuer's layout).
     """
-    config = _proof_config(proof_options, unsecured_document.get("@context"))
-    if document_nquads is None:
-        document_nquads = canonicalize(unsecured_document, loader)
+    if canonical is None:
+        config = _proof_config(proof_options, unsecured_document.get("@context"))
+        canonical = canonicalize(config, loader), canonicalize(unsecured_document, loader)
+    proof_nquads, document_nquads = canonical
     try:
-        proof_hash = hashlib.sha256(canonicalize(config, loader).encode("utf-8")).digest()
-        document_hash = hashlib.sha256(document_nquads.encode()).digest()
+        proof_hash = hashlib.sha256(proof_nquads.encode("utf-8")).digest()
+        document_hash = hashlib.sha256(document_nquads.encode("utf-8")).digest()
     except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800": not Unicode text
         raise DataLossError("the document holds text that is not valid Unicode") from None
     return proof_hash + document_hash
@@ -196,12 +197,10 @@ def verify_signature(
     public_key: bytes,
     loader: ContextLoader,
     *,
-    document_nquads: str | None = None,
+    canonical: tuple[str, str] | None = None,
 ) -> None:
     """Verify the Ed25519 signature over the eddsa-rdfc-2022 hash data; raise on failure."""
-    data = hash_data(
-        parts.unsecured_document, parts.proof_options, loader, document_nquads=document_nquads
-    )
+    data = hash_data(parts.unsecured_document, parts.proof_options, loader, canonical=canonical)
     if not ed25519_verify(public_key, parts.signature, data):
         raise ProofError(
             "the signature does not match the credential", code=ReasonCode.SIGNATURE_INVALID

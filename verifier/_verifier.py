@@ -286,7 +286,7 @@ class Verifier:
             parts,
             key.public_key,
             self.loader,
-            document_nquads=None if card is None else card.document_nquads,
+            canonical=None if card is None else card.canonical,
         )
 
     def _check_trust_freshness(self, now: datetime) -> None:

@@ -90,9 +90,14 @@ def _assert_agrees(data: bytes, *, full: bool = False) -> IssuerCard | None:
     generic = _card.decode_card_bytes(data)
     assert json.dumps(card.credential) == json.dumps(generic)  # key order too
     assert card.parts == split_proof(generic)
-    assert card.document_nquads == canonicalize(card.parts.unsecured_document, _LOADER)
+    proof_nquads, document_nquads = card.canonical
+    document = card.parts.unsecured_document
+    config = {**card.parts.proof_options, "@context": document["@context"]}
+    assert document_nquads == canonicalize(document, _LOADER)
+    assert proof_nquads == canonicalize(config, _LOADER)
     if full:
-        assert card.document_nquads == canonicalize_full(card.parts.unsecured_document, _LOADER)
+        assert document_nquads == canonicalize_full(document, _LOADER)
+        assert proof_nquads == canonicalize_full(config, _LOADER)
     if card.vouched:
         assert conforms_to_model(card.parts.unsecured_document)
         check_credential(card.credential)
