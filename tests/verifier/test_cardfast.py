@@ -24,6 +24,7 @@ from tests.conftest import NOW, Issuers
 from tests.fuzzing import examples
 from tests.strategies import unsigned_credentials
 from tests.verifier.test_card_repack import _bytes, _ints, _leaf_paths, _replaced
+from tests.verifier.test_fastcanon import DIFFERENTIAL_EXAMPLES
 from verifier import (
     CardFormatError,
     ContextLoader,
@@ -104,7 +105,7 @@ def _assert_agrees(data: bytes, *, full: bool = False) -> IssuerCard | None:
     return card
 
 
-@_SETTINGS
+@settings(_SETTINGS, max_examples=DIFFERENTIAL_EXAMPLES)  # 300 in make test, 10,000 in make fuzz
 @given(
     unsigned=unsigned_credentials(),
     number=st.integers(0, 2**32 - 1),
