@@ -192,7 +192,7 @@ def verify_and_sign(pool: Pool, *, rounds: int) -> None:
     _row("2. sign step vs pyld reference path", _us(sign_s), _us(sign_pyld_s),
          f"{sign_pyld_ratio:,.1f}×", "≥ 20×", sign_pyld_ratio >= GOAL_SIGN_VS_PYLD)  # fmt: skip
     raw_sign_s, raw_sign_ratio = sign_refs["ed25519 sign"]
-    print(f"  {'   (info) bare Ed25519 sign (cryptography)':<44} {_us(raw_sign_s):>13} "
+    print(f"  {'   (info) bare Ed25519 sign (libsodium)':<44} {_us(raw_sign_s):>13} "
           f"{'':>13} {1 / raw_sign_ratio:>8.2f}× of it in the sign step")  # fmt: skip
 
 
