@@ -23,7 +23,6 @@ bench pool, cards with one CBOR item replaced, and every byte flip of valid card
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -59,17 +58,21 @@ from ._card import (
 from ._contexts import CREDENTIALS_V2_URL
 from ._fastcanon import (
     _BSL,
+    _COVERAGE_KEYS,
+    _COVERAGE_TYPE_TAIL,
     _CREATED,
+    _CREDENTIAL_TYPE_TAILS,
+    _ENTRY_TYPE_TAIL,
     _NEEDS_ESCAPE,
-    _NS,
-    _RDF_TYPE,
     _SAFE_IRI,
-    _SCHEMA_ORG,
+    _SCHEMA_TYPE_TAIL,
+    _SUBJECT_KEYS,
     _UNSAFE_TEXT,
     _VC,
     _XSD,
     _NotOurShapeError,
     _proof_options_without_created,
+    _serialise_credential,
 )
 from ._modelcheck import _AFFILIATION, _DID_KEY, _text80
 from ._multibase import b58encode
@@ -100,42 +103,25 @@ _CTX = _Ctx(None)  # no packed value read here needs the issuer
 _INSTITUTIONS = ("IMSS", "ISSSTE", "IMSS-BIENESTAR")
 _PROGRAM_SET = frozenset(PROGRAMS)
 
-# Predicates and fixed objects, formatted once.
-_P_TYPE = _RDF_TYPE
-_P_ISSUER = f"<{_VC}issuer>"
-_P_VALID_FROM = f"<{_VC}validFrom>"
-_P_VALID_UNTIL = f"<{_VC}validUntil>"
-_P_SUBJECT = f"<{_VC}credentialSubject>"
-_P_STATUS = f"<{_VC}credentialStatus>"
-_P_SCHEMA = f"<{_VC}credentialSchema>"
-_P_CURP = f"<{_NS}curp>"
-_P_GIVEN = f"<{_SCHEMA_ORG}givenName>"
-_P_FAMILY = f"<{_SCHEMA_ORG}familyName>"
-_P_SECOND = f"<{_NS}secondFamilyName>"
-_P_BIRTH = f"<{_SCHEMA_ORG}birthDate>"
-_P_COVERAGE = f"<{_NS}coverage>"
-_P_INSTITUTION = f"<{_NS}institution>"
-_P_PROGRAM = f"<{_NS}program>"
-_P_AFFILIATION = f"<{_NS}affiliationNumber>"
-_P_RELATIONSHIP = f"<{_NS}beneficiaryRelationship>"
-_P_UNIT = f"<{_NS}adscriptionUnit>"
-_P_PURPOSE = f"<{_BSL}statusPurpose>"
-_P_INDEX = f"<{_BSL}statusListIndex>"
-_P_LIST = f"<{_BSL}statusListCredential>"
-_CREDENTIAL_TYPE_QUADS = (
-    f" {_RDF_TYPE} <{_VC}VerifiableCredential> .\n",
-    f" {_RDF_TYPE} <{_NS}HealthCoverageCredential> .\n",
+# What the direct canonicalizer writes for our credential, in its words (one N-Quads writer).
+_PREDICATE = {key: predicate for key, predicate, _ in _SUBJECT_KEYS} | dict(_COVERAGE_KEYS)
+_P_CURP, _P_SECOND, _P_BIRTH, _P_FAMILY, _P_GIVEN = (
+    _PREDICATE[key] for key in ("curp", "secondFamilyName", "birthDate", "familyName", "givenName")
 )
-_SCHEMA_QUAD = f"<{_SCHEMA_URL}> {_RDF_TYPE} <{_VC}JsonSchema> .\n"
-_COVERAGE_TYPE_TAIL = f" {_RDF_TYPE} <{_NS}HealthCoverage> .\n"
-_ENTRY_TYPE_TAIL = f" {_RDF_TYPE} <{_BSL}BitstringStatusListEntry> .\n"
+_P_UNIT, _P_AFFILIATION, _P_RELATIONSHIP, _P_INSTITUTION, _P_PROGRAM = (
+    predicate for _, predicate in _COVERAGE_KEYS
+)
+_CREDENTIAL_LINE_TAILS = (
+    *_CREDENTIAL_TYPE_TAILS,
+    f" <{_VC}credentialSchema> <{_SCHEMA_URL}> .\n",
+)
+_SCHEMA_QUAD = f"<{_SCHEMA_URL}>{_SCHEMA_TYPE_TAIL}"
 _DATETIME_TYPE = f"^^<{_XSD}dateTime>"
 _DATE_TYPE = f"^^<{_XSD}date>"
-_REVOCATION_TAIL = f' {_P_PURPOSE} "revocation" .\n'
-_SUSPENSION_TAIL = f' {_P_PURPOSE} "suspension" .\n'
-_COVERAGE_FROM_SUBJECT = f"_:z {_P_COVERAGE} _:a .\n"
-_SUBJECT_TO_COVERAGE = f"_:a {_P_COVERAGE} _:z .\n"
-_C14N_LABELS = ("_:c14n0", "_:c14n1", "_:c14n2", "_:c14n3")
+_LIST_PREDICATE = f"<{_BSL}statusListCredential>"
+_INDEX_PREDICATE = f"<{_BSL}statusListIndex>"
+_REVOCATION_TAIL = f' <{_BSL}statusPurpose> "revocation" .\n'
+_SUSPENSION_TAIL = f' <{_BSL}statusPurpose> "suspension" .\n'
 
 
 class _NotIssuerLayoutError(Exception):
@@ -203,10 +189,6 @@ def _packed_or_text(
     if type(value) is str and pack(value, _CTX) is None:
         return value, False
     raise _NotIssuerLayoutError
-
-
-def _sha256(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def read_issuer_card(data: bytes) -> IssuerCard | None:
@@ -424,8 +406,6 @@ def _read(data: bytes) -> IssuerCard:
         if type(raw) is str and (_NEEDS_ESCAPE.search(raw) or _UNSAFE_TEXT.search(raw)):
             raise _NotIssuerLayoutError
     cred = f"<{credential_id}>"
-    # Each node's lines, in the order sorting gives them (predicates differ within a node, so
-    # their order is fixed: `_P_*` sorted; a line starting "<" sorts before one with "_:").
     subject_tails = [f' {_P_CURP} "{curp}" .\n']
     if second is not None:
         subject_tails.append(f' {_P_SECOND} "{second}" .\n')
@@ -442,64 +422,35 @@ def _read(data: bytes) -> IssuerCard:
         f' {_P_INSTITUTION} "{institution}" .\n',
         f' {_P_PROGRAM} "{program}" .\n',
     ]
-    index_tail = f' {_P_INDEX} "{index_text}" .\n'
-    revocation_tails = [
-        _ENTRY_TYPE_TAIL,
-        f" {_P_LIST} <{revocation_url}> .\n",
-        index_tail,
-        _REVOCATION_TAIL,
-    ]
-    suspension_tails = [
-        _ENTRY_TYPE_TAIL,
-        f" {_P_LIST} <{suspension_url}> .\n",
-        index_tail,
-        _SUSPENSION_TAIL,
-    ]
-    # First-degree hashes (RDFC-1.0 §4.6) of the blank nodes: the coverage, both status
-    # entries, and the subject unless it has an id; the node is _:a, another blank node _:z.
-    status_link = f"{cred} {_P_STATUS} _:a .\n_:a"
-    coverage_quads = "_:a" + "_:a".join(coverage_tails)
-    hashes = [
-        _sha256(
-            (f"<{holder}> {_P_COVERAGE} _:a .\n" + coverage_quads)
-            if holder is not None
-            else (coverage_quads + _COVERAGE_FROM_SUBJECT)
-        ),
-        _sha256(status_link + "_:a".join(revocation_tails)),
-        _sha256(status_link + "_:a".join(suspension_tails)),
-    ]
-    if holder is None:
-        hashes.append(
-            _sha256(
-                f"{cred} {_P_SUBJECT} _:a .\n{_SUBJECT_TO_COVERAGE}_:a" + "_:a".join(subject_tails)
-            )
-        )
-    if len(set(hashes)) != len(hashes):
-        raise _NotIssuerLayoutError  # shared hashes: the full algorithm decides
-    order = sorted(range(len(hashes)), key=hashes.__getitem__)
-    labels = [""] * len(hashes)
-    for position, node in enumerate(order):
-        labels[node] = _C14N_LABELS[position]
-    coverage_label, revocation_label, suspension_label = labels[:3]
-    subject_node = labels[3] if holder is None else f"<{holder}>"
-    lines = [
-        cred + _CREDENTIAL_TYPE_QUADS[0],
-        cred + _CREDENTIAL_TYPE_QUADS[1],
-        f"{cred} {_P_ISSUER} <{issuer}> .\n",
-        f'{cred} {_P_VALID_FROM} "{valid_from}"{_DATETIME_TYPE} .\n',
-        f'{cred} {_P_VALID_UNTIL} "{valid_until}"{_DATETIME_TYPE} .\n',
-        f"{cred} {_P_SUBJECT} {subject_node} .\n",
-        f"{cred} {_P_STATUS} {revocation_label} .\n",
-        f"{cred} {_P_STATUS} {suspension_label} .\n",
-        f"{cred} {_P_SCHEMA} <{_SCHEMA_URL}> .\n",
+    index_tail = f' {_INDEX_PREDICATE} "{index_text}" .\n'
+    lines = [cred + tail for tail in _CREDENTIAL_LINE_TAILS]
+    lines += [
+        f"{cred} <{_VC}issuer> <{issuer}> .\n",
+        f'{cred} <{_VC}validFrom> "{valid_from}"{_DATETIME_TYPE} .\n',
+        f'{cred} <{_VC}validUntil> "{valid_until}"{_DATETIME_TYPE} .\n',
         _SCHEMA_QUAD,
-        f"{subject_node} {_P_COVERAGE} {coverage_label} .\n",
     ]
-    lines += [subject_node + tail for tail in subject_tails]
-    lines += [coverage_label + tail for tail in coverage_tails]
-    lines += [revocation_label + tail for tail in revocation_tails]
-    lines += [suspension_label + tail for tail in suspension_tails]
-    nquads = "".join(sorted(lines))
+    entries: list[tuple[str | None, list[str]]] = [
+        (
+            None,
+            [_ENTRY_TYPE_TAIL, f" {_LIST_PREDICATE} <{url}> .\n", index_tail, purpose_tail],
+        )
+        for url, purpose_tail in (
+            (revocation_url, _REVOCATION_TAIL),
+            (suspension_url, _SUSPENSION_TAIL),
+        )
+    ]
+    try:
+        nquads = _serialise_credential(
+            cred,
+            lines,
+            None if holder is None else f"<{holder}>",
+            subject_tails,
+            coverage_tails,
+            entries,
+        )
+    except _NotOurShapeError:
+        raise _NotIssuerLayoutError from None
     try:
         proof_nquads = f'_:c14n0 {_CREATED} "{created}"{_DATETIME_TYPE} .\n' + (
             _proof_options_without_created(
