@@ -49,6 +49,7 @@ fuzz: $(STAMP)
 	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=100000 \
 	CREDENCIAL_TAMPER_SAMPLE=1 CREDENCIAL_FUZZ_API_SHARE=1 \
 		$(PY) -m pytest -q tests/verifier/test_fastcanon.py tests/verifier/test_card.py \
+		tests/verifier/test_cardfast.py \
 		tests/verifier/test_hostile_json.py tests/verifier/test_fast_paths.py tests/fuzz
 
 ## desk-screenshot: the browser tests of the front-desk page; refreshes docs/img/desk-valid.png

@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import cbor2
+import gmpy2
 
 import schemas
 
@@ -43,6 +44,7 @@ __all__ = [
     "CARD_PREFIX",
     "CARD_VERSION",
     "MAX_CARD_TEXT",
+    "card_text_bytes",
     "decode_card",
     "decode_card_bytes",
     "dictionary_tables",
@@ -99,8 +101,8 @@ _NAME_INDEX = {char: i for i, char in enumerate(NAME_ALPHABET)}
 _NAME_PAIR_BASE = len(NAME_ALPHABET) ** 2
 _NAME_PAIRS = [high + low for high in NAME_ALPHABET for low in NAME_ALPHABET]
 _NAME_PAIR_VALUE = {pair: value for value, pair in enumerate(_NAME_PAIRS)}
-_NAME_CHUNK_PAIRS = 5
-_NAME_CHUNK = _NAME_PAIR_BASE**_NAME_CHUNK_PAIRS
+#: GMP's base-37 digits, read as the name alphabet's symbols.
+_NAME_FROM_GMP = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZa", NAME_ALPHABET)
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
 _CURP_RADICES: tuple[str | tuple[str, ...], ...] = (
@@ -328,9 +330,18 @@ def _pack_datetime(value: str, ctx: _Ctx) -> int | None:
 def _unpack_datetime(value: Any, ctx: _Ctx) -> str | None:
     if type(value) is not int or value < 0 or value > 253_402_300_799:  # 9999-12-31T23:59:59Z
         return None
-    seconds = value * 86400 if value < _SECONDS_FLOOR else value
-    # isoformat spells what strftime("%Y-%m-%dT%H:%M:%S") does for years 1970-9999, faster
-    return (_NAIVE_EPOCH + timedelta(seconds=seconds)).isoformat() + "Z"
+    if value < _SECONDS_FLOOR:
+        return _day_text(value) + "T00:00:00Z"
+    days, seconds = divmod(value, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_day_text(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+
+
+@lru_cache(maxsize=1024)  # a card's three stamps, and many cards', fall on few days
+def _day_text(days: int) -> str:
+    """``YYYY-MM-DD`` of a day number since 1970 (what strftime spells for years 1970-9999)."""
+    return (_EPOCH_DATE + timedelta(days=days)).isoformat()
 
 
 def _pack_date(value: str, ctx: _Ctx) -> int | None:
@@ -365,16 +376,30 @@ def _pack_curp(value: str, ctx: _Ctx) -> int | None:
     return number
 
 
+# The same radices read in groups (letters two at a time, the consonants three at a time).
+_LETTER_PAIRS = [first + second for first in _LETTERS for second in _LETTERS]
+_CURP_SEX, _CURP_STATES, _CURP_CONSONANTS = _CURP_RADICES[10], _CURP_RADICES[11], _CURP_RADICES[12]
+_CURP_HOMOCLAVE = _CURP_RADICES[15]
+_CONSONANT_TRIPLES = [
+    a + b + c for a in _CURP_CONSONANTS for b in _CURP_CONSONANTS for c in _CURP_CONSONANTS
+]
+
+
 def _unpack_curp(value: Any, ctx: _Ctx) -> str | None:
     if type(value) is not int or value < 0:
         return None
-    symbols = []
-    for radix in reversed(_CURP_RADICES):
-        value, digit = divmod(value, len(radix))
-        symbols.append(radix[digit])
-    if value:
+    value, homoclave = divmod(value, len(_CURP_HOMOCLAVE))
+    value, consonants = divmod(value, len(_CONSONANT_TRIPLES))
+    value, state = divmod(value, len(_CURP_STATES))
+    value, sex = divmod(value, len(_CURP_SEX))
+    value, digits = divmod(value, 1_000_000)
+    high, low = divmod(value, len(_LETTER_PAIRS))
+    if high >= len(_LETTER_PAIRS):
         raise ValueError("CURP number out of range")
-    body = "".join(reversed(symbols))
+    body = (
+        f"{_LETTER_PAIRS[high]}{_LETTER_PAIRS[low]}{digits:06d}{_CURP_SEX[sex]}"
+        f"{_CURP_STATES[state]}{_CONSONANT_TRIPLES[consonants]}{_CURP_HOMOCLAVE[homoclave]}"
+    )
     return body + curp_check_digit(body)
 
 
@@ -398,22 +423,8 @@ def _pack_name(value: str, ctx: _Ctx) -> bytes | None:
 
 def _unpack_name(value: Any, ctx: _Ctx) -> str | None:
     number = _bytes_to_int(value, _MAX_NAME_BYTES)
-    chunks = []  # base 37**10, least significant first: few big-integer divisions
-    while number >= _NAME_CHUNK:
-        number, chunk = divmod(number, _NAME_CHUNK)
-        chunks.append(chunk)
-    top = []
-    while number:
-        number, digit = divmod(number, len(NAME_ALPHABET))
-        top.append(NAME_ALPHABET[digit])
-    parts = ["".join(reversed(top))]
-    for chunk in reversed(chunks):
-        pairs = []
-        for _ in range(_NAME_CHUNK_PAIRS):
-            chunk, pair = divmod(chunk, _NAME_PAIR_BASE)
-            pairs.append(_NAME_PAIRS[pair])
-        parts.append("".join(reversed(pairs)))
-    symbols = "".join(parts)
+    digits: str = gmpy2.digits(number, len(NAME_ALPHABET))
+    symbols = digits.translate(_NAME_FROM_GMP)
     if len(symbols) < 2 or symbols[0] != NAME_ALPHABET[1]:  # the leading 1, then the name
         raise ValueError("bad packed name")
     return symbols[1:]
@@ -441,15 +452,17 @@ def _pack_clues(value: str, ctx: _Ctx) -> bytes | None:
     return _int_to_bytes(number * 1_000_000 + int(value[5:]))
 
 
+#: GMP's base-26 digits (lower case up to base 36), read as letters.
+_LETTERS_FROM_GMP = str.maketrans("0123456789abcdefghijklmnop", _LETTERS)
+
+
 def _unpack_clues(value: Any, ctx: _Ctx) -> str | None:
     letters_number, digits = divmod(_bytes_to_int(value, 6), 1_000_000)
-    letters = []
-    for _ in range(5):
-        letters_number, digit = divmod(letters_number, 26)
-        letters.append(_LETTERS[digit])
-    if letters_number:
+    if letters_number >= 26**5:
         raise ValueError("CLUES number out of range")
-    return "".join(reversed(letters)) + f"{digits:06d}"
+    base26: str = gmpy2.digits(letters_number, 26)
+    letters = base26.rjust(5, "0").translate(_LETTERS_FROM_GMP)
+    return f"{letters}{digits:06d}"
 
 
 def _pack_did_key(value: str, ctx: _Ctx) -> bytes | None:
@@ -876,6 +889,11 @@ def is_card_text(text: str) -> bool:
 def decode_card(text: str) -> dict[str, Any]:
     """The credential from card text; raises :class:`CardFormatError`, or
     :class:`IndeterminateError` for a card of a newer version than this verifier knows."""
+    return decode_card_bytes(card_text_bytes(text))
+
+
+def card_text_bytes(text: str) -> bytes:
+    """The CBOR bytes card text carries (prefix and version checked, Base45 decoded)."""
     if len(text) > MAX_CARD_TEXT + 16:
         raise CardFormatError(f"card text of {len(text)} characters is longer than any QR")
     text = text.strip()
@@ -892,10 +910,9 @@ def decode_card(text: str) -> dict[str, Any]:
             code=ReasonCode.CARD_VERSION_UNSUPPORTED,
         )
     try:
-        data = b45decode(text[match.end() :])
+        return b45decode(text[match.end() :])
     except ValueError as exc:
         raise CardFormatError(f"card text is not Base45: {exc}") from None
-    return decode_card_bytes(data)
 
 
 def dictionary_tables() -> dict[str, tuple[Any, ...]]:

@@ -42,6 +42,8 @@ _CREDENTIAL_TYPES = {
 _SAFE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\\x7f]*")
 _NEEDS_ESCAPE = re.compile(r'[\\\t\n\r"]')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+#: Either of the two above: one search in the usual case.
+_PLAIN_TEXT = re.compile(r'[\\\x00-\x1f"\x7f\ud800-\udfff]')
 _PURPOSES = {"assertionMethod": "assertionMethod", "authentication": "authenticationMethod"}
 
 
@@ -56,10 +58,12 @@ def _iri(value: Any) -> str:
 
 
 def _literal(value: Any, datatype: str | None = None) -> str:
-    if not isinstance(value, str) or _UNSAFE_TEXT.search(value):
+    if not isinstance(value, str):
         raise _NotOurShapeError
-    if _NEEDS_ESCAPE.search(value) is None:  # the usual case: nothing to escape
+    if _PLAIN_TEXT.search(value) is None:  # the usual case: nothing to escape or refuse
         return f'"{value}"' if datatype is None else f'"{value}"^^<{datatype}>'
+    if _UNSAFE_TEXT.search(value):
+        raise _NotOurShapeError
     escaped = (
         value.replace("\\", "\\\\")
         .replace("\t", "\\t")
@@ -144,103 +148,166 @@ class _Graph:
         return "".join(sorted(lines))
 
 
-def _credential(document: Mapping[str, Any]) -> str:
-    _keys(
-        document,
-        frozenset(
-            {"@context", "id", "type", "issuer", "validFrom", "validUntil", "credentialSubject"}
-        ),
-        frozenset({"credentialStatus", "credentialSchema"}),
+# Our credential's predicates and fixed tails, formatted once. Within one node every predicate
+# is different, so the order in which sorting puts a node's lines is fixed: the tails below are
+# listed in that order (`<http://www.w3.org/1999/...#type>` sorts before every `<https://...>`),
+# and a line that starts with an IRI ("<") sorts before one that starts with a blank node ("_:").
+_P_SUBJECT = f"<{_VC}credentialSubject>"
+_P_STATUS = f"<{_VC}credentialStatus>"
+_P_SCHEMA = f"<{_VC}credentialSchema>"
+_P_COVERAGE = f"<{_NS}coverage>"
+_CREDENTIAL_TYPE_TAILS = tuple(f" {_RDF_TYPE} {iri} .\n" for iri in _CREDENTIAL_TYPES.values())
+_COVERAGE_TYPE_TAIL = f" {_RDF_TYPE} <{_NS}HealthCoverage> .\n"
+_ENTRY_TYPE_TAIL = f" {_RDF_TYPE} <{_BSL}BitstringStatusListEntry> .\n"
+_SCHEMA_TYPE_TAIL = f" {_RDF_TYPE} <{_VC}JsonSchema> .\n"
+_SUBJECT_KEYS = (  # (key, predicate, datatype) in sorted predicate order, after `coverage`
+    ("curp", f"<{_NS}curp>", None),
+    ("secondFamilyName", f"<{_NS}secondFamilyName>", None),
+    ("birthDate", f"<{_SCHEMA_ORG}birthDate>", _XSD + "date"),
+    ("familyName", f"<{_SCHEMA_ORG}familyName>", None),
+    ("givenName", f"<{_SCHEMA_ORG}givenName>", None),
+)
+_COVERAGE_KEYS = tuple(  # in sorted predicate order, after the optional rdf:type
+    (key, f"<{_NS}{key}>")
+    for key in (
+        "adscriptionUnit",
+        "affiliationNumber",
+        "beneficiaryRelationship",
+        "institution",
+        "program",
     )
+)
+_SUBJECT_REQUIRED = frozenset({"curp", "givenName", "familyName", "birthDate", "coverage"})
+_SUBJECT_OPTIONAL = frozenset({"id", "secondFamilyName"})
+_COVERAGE_REQUIRED = frozenset(key for key, _ in _COVERAGE_KEYS)
+_ENTRY_REQUIRED = frozenset({"type", "statusPurpose", "statusListIndex", "statusListCredential"})
+_TOP_REQUIRED = frozenset(
+    {"@context", "id", "type", "issuer", "validFrom", "validUntil", "credentialSubject"}
+)
+_TOP_OPTIONAL = frozenset({"credentialStatus", "credentialSchema"})
+
+
+def _sha256(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _credential(document: Mapping[str, Any]) -> str:
+    """Our health-coverage credential; its blank nodes (the coverage, the subject without an
+    ``id``, status entries without one) labelled by their first-degree hashes."""
+    _keys(document, _TOP_REQUIRED, _TOP_OPTIONAL)
     if document["@context"] != _CONTEXTS[0]:
         raise _NotOurShapeError
     types = document["type"]
     if not isinstance(types, list) or sorted(types) != sorted(_CREDENTIAL_TYPES):
         raise _NotOurShapeError
-    graph = _Graph()
-    credential = _iri(document["id"])
-    for name in types:
-        graph.add(credential, _RDF_TYPE, _CREDENTIAL_TYPES[name])
-    graph.add(credential, f"<{_VC}issuer>", _iri(document["issuer"]))
-    for key in ("validFrom", "validUntil"):
-        graph.add(credential, f"<{_VC}{key}>", _literal(document[key], _XSD + "dateTime"))
+    cred = _iri(document["id"])
+    lines = [cred + tail for tail in _CREDENTIAL_TYPE_TAILS]
+    lines.append(f"{cred} <{_VC}issuer> {_iri(document['issuer'])} .\n")
+    lines.append(
+        f"{cred} <{_VC}validFrom> {_literal(document['validFrom'], _XSD + 'dateTime')} .\n"
+    )
+    lines.append(
+        f"{cred} <{_VC}validUntil> {_literal(document['validUntil'], _XSD + 'dateTime')} .\n"
+    )
 
     subject_node = document["credentialSubject"]
-    _keys(
-        subject_node,
-        frozenset({"curp", "givenName", "familyName", "birthDate", "coverage"}),
-        frozenset({"id", "secondFamilyName"}),
-    )
-    subject = _iri(subject_node["id"]) if "id" in subject_node else graph.blank()
-    graph.add(credential, f"<{_VC}credentialSubject>", subject)
-    graph.add(subject, f"<{_NS}curp>", _literal(subject_node["curp"]))
-    graph.add(subject, f"<{_SCHEMA_ORG}givenName>", _literal(subject_node["givenName"]))
-    graph.add(subject, f"<{_SCHEMA_ORG}familyName>", _literal(subject_node["familyName"]))
-    if "secondFamilyName" in subject_node:
-        graph.add(subject, f"<{_NS}secondFamilyName>", _literal(subject_node["secondFamilyName"]))
-    graph.add(
-        subject, f"<{_SCHEMA_ORG}birthDate>", _literal(subject_node["birthDate"], _XSD + "date")
-    )
-
+    _keys(subject_node, _SUBJECT_REQUIRED, _SUBJECT_OPTIONAL)
+    subject_tails = [
+        f" {predicate} {_literal(subject_node[key], datatype)} .\n"
+        for key, predicate, datatype in _SUBJECT_KEYS
+        if key in subject_node
+    ]
     coverage_node = subject_node["coverage"]
-    _keys(
-        coverage_node,
-        frozenset(
-            {
-                "institution",
-                "program",
-                "affiliationNumber",
-                "beneficiaryRelationship",
-                "adscriptionUnit",
-            }
-        ),
-        frozenset({"type"}),
-    )
-    coverage = graph.blank()
-    graph.add(subject, f"<{_NS}coverage>", coverage)
+    _keys(coverage_node, _COVERAGE_REQUIRED, frozenset({"type"}))
+    coverage_tails = []
     if "type" in coverage_node:
         if coverage_node["type"] != "HealthCoverage":
             raise _NotOurShapeError
-        graph.add(coverage, _RDF_TYPE, f"<{_NS}HealthCoverage>")
-    for key in (
-        "institution",
-        "program",
-        "affiliationNumber",
-        "beneficiaryRelationship",
-        "adscriptionUnit",
-    ):
-        graph.add(coverage, f"<{_NS}{key}>", _literal(coverage_node[key]))
+        coverage_tails.append(_COVERAGE_TYPE_TAIL)
+    coverage_tails += [
+        f" {predicate} {_literal(coverage_node[key])} .\n" for key, predicate in _COVERAGE_KEYS
+    ]
+    subject = _iri(subject_node["id"]) if "id" in subject_node else None
 
+    entries: list[tuple[str | None, list[str]]] = []  # (IRI or None for a blank node, tails)
     if "credentialStatus" in document:
-        entries = document["credentialStatus"]
-        if not isinstance(entries, list):
+        status = document["credentialStatus"]
+        if not isinstance(status, list):
             raise _NotOurShapeError
-        ids = [entry.get("id") for entry in entries if isinstance(entry, Mapping) and "id" in entry]
+        ids = [entry.get("id") for entry in status if isinstance(entry, Mapping) and "id" in entry]
         if len(set(map(str, ids))) != len(ids):
             raise _NotOurShapeError  # two entries with one id would merge into one node
-        for entry in entries:
-            _keys(
-                entry,
-                frozenset({"type", "statusPurpose", "statusListIndex", "statusListCredential"}),
-                frozenset({"id"}),
-            )
+        for entry in status:
+            _keys(entry, _ENTRY_REQUIRED, frozenset({"id"}))
             if entry["type"] != "BitstringStatusListEntry":
                 raise _NotOurShapeError
-            node = _iri(entry["id"]) if "id" in entry else graph.blank()
-            graph.add(credential, f"<{_VC}credentialStatus>", node)
-            graph.add(node, _RDF_TYPE, f"<{_BSL}BitstringStatusListEntry>")
-            graph.add(node, f"<{_BSL}statusPurpose>", _literal(entry["statusPurpose"]))
-            graph.add(node, f"<{_BSL}statusListIndex>", _literal(entry["statusListIndex"]))
-            graph.add(node, f"<{_BSL}statusListCredential>", _iri(entry["statusListCredential"]))
+            tails = [
+                _ENTRY_TYPE_TAIL,
+                f" <{_BSL}statusListCredential> {_iri(entry['statusListCredential'])} .\n",
+                f" <{_BSL}statusListIndex> {_literal(entry['statusListIndex'])} .\n",
+                f" <{_BSL}statusPurpose> {_literal(entry['statusPurpose'])} .\n",
+            ]
+            entries.append((_iri(entry["id"]) if "id" in entry else None, tails))
     if "credentialSchema" in document:
         schema_node = document["credentialSchema"]
         _keys(schema_node, frozenset({"id", "type"}))
         if schema_node["type"] != "JsonSchema":
             raise _NotOurShapeError
         schema = _iri(schema_node["id"])
-        graph.add(credential, f"<{_VC}credentialSchema>", schema)
-        graph.add(schema, _RDF_TYPE, f"<{_VC}JsonSchema>")
-    return graph.serialise()
+        lines.append(f"{cred} {_P_SCHEMA} {schema} .\n")
+        lines.append(schema + _SCHEMA_TYPE_TAIL)
+
+    return _serialise_credential(cred, lines, subject, subject_tails, coverage_tails, entries)
+
+
+def _serialise_credential(
+    cred: str,
+    lines: list[str],
+    subject: str | None,
+    subject_tails: list[str],
+    coverage_tails: list[str],
+    entries: list[tuple[str | None, list[str]]],
+) -> str:
+    """Canonical N-Quads of our credential from its parts, already formatted as N-Quads terms.
+
+    ``cred``: the credential's IRI; ``lines``: its own lines other than the subject and status
+    links (types, issuer, validity, schema); ``subject``: the subject's IRI or None (a blank
+    node); ``*_tails``: each node's `` <predicate> object .\\n`` in sorted order (see the
+    constants above); ``entries``: each status entry's IRI (None: a blank node) and tails.
+    Raises :class:`_NotOurShapeError` when two blank nodes share a first-degree hash.
+    """
+    # First-degree quads (RDFC-1.0 §4.6) of each blank node, itself _:a and any other _:z, in
+    # sorted order: the coverage, the subject if blank, then each blank status entry.
+    coverage_quads = "_:a" + "_:a".join(coverage_tails)
+    if subject is None:
+        first_degree = [
+            f"{coverage_quads}_:z {_P_COVERAGE} _:a .\n",
+            f"{cred} {_P_SUBJECT} _:a .\n_:a {_P_COVERAGE} _:z .\n_:a" + "_:a".join(subject_tails),
+        ]
+    else:
+        first_degree = [f"{subject} {_P_COVERAGE} _:a .\n{coverage_quads}"]
+    status_link = f"{cred} {_P_STATUS} _:a .\n_:a"
+    first_degree += [status_link + "_:a".join(tails) for iri, tails in entries if iri is None]
+    hashes = [_sha256(quads) for quads in first_degree]
+    if len(set(hashes)) != len(hashes):
+        raise _NotOurShapeError  # a shared hash: the full algorithm decides
+    labels = [""] * len(hashes)
+    for position, index in enumerate(sorted(range(len(hashes)), key=hashes.__getitem__)):
+        labels[index] = f"_:c14n{position}"
+
+    coverage = labels[0]
+    if subject is None:
+        subject = labels[1]
+    lines = [*lines, f"{cred} {_P_SUBJECT} {subject} .\n"]
+    lines += [subject + tail for tail in subject_tails]
+    lines.append(f"{subject} {_P_COVERAGE} {coverage} .\n")
+    lines += [coverage + tail for tail in coverage_tails]
+    blank_labels = iter(labels[len(labels) - sum(iri is None for iri, _ in entries) :])
+    for iri, tails in entries:
+        node = iri if iri is not None else next(blank_labels)
+        lines.append(f"{cred} {_P_STATUS} {node} .\n")
+        lines += [node + tail for tail in tails]
+    return "".join(sorted(set(lines)))  # an RDF graph is a set
 
 
 _PROOF_OPTION_KEYS = frozenset(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
+import gmpy2
+
 from ._errors import KeyFormatError
 
 __all__ = [
@@ -18,82 +20,43 @@ __all__ = [
 ]
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
-#: Two base58 digits at a time (58**2 values), ten per chunk of a big integer.
-_B58_PAIR_BASE = 58 * 58
-_B58_PAIRS = [high + low for high in _B58_ALPHABET for low in _B58_ALPHABET]
-_B58_PAIR_VALUE = {pair: value for value, pair in enumerate(_B58_PAIRS)}
-_B58_CHUNK_PAIRS = 5
-_B58_CHUNK = _B58_PAIR_BASE**_B58_CHUNK_PAIRS
+#: The digits GMP writes and reads in base 58, and the translations to and from ours.
+_GMP_BASE58 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+_FROM_GMP = str.maketrans(_GMP_BASE58, _B58_ALPHABET)
+_TO_GMP = str.maketrans(_B58_ALPHABET, _GMP_BASE58)
+_B58_TEXT = re.compile(r"[1-9A-HJ-NP-Za-km-z]*")
 
 #: Multicodec varint prefixes: ed25519-pub (0xed) and ed25519-priv (0x1300).
 ED25519_PUB_PREFIX = b"\xed\x01"
 ED25519_PRIV_PREFIX = b"\x80\x26"
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-_MAX_B58_CHARS = 512  # far above any key or signature; bounds the quadratic decoder
+_MAX_B58_CHARS = 512  # far above any key or signature
 
 
 def b58encode(data: bytes) -> str:
     """Encode bytes as base58btc (Bitcoin alphabet), without multibase prefix."""
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    number = int.from_bytes(data, "big")
-    chunks = []  # base 58**10, least significant first: few big-integer divisions
-    while number:
-        number, chunk = divmod(number, _B58_CHUNK)
-        chunks.append(chunk)
-    digits = []
-    for chunk in reversed(chunks):
-        pairs = []
-        for _ in range(_B58_CHUNK_PAIRS):
-            chunk, pair = divmod(chunk, _B58_PAIR_BASE)
-            pairs.append(_B58_PAIRS[pair])
-        digits.append("".join(reversed(pairs)))
-    text = "1" * zeros + "".join(digits).lstrip("1")
-    if len(text) <= _MAX_CACHED_CHARS:
-        _remember(text, data)
-    return text
+    body = data.lstrip(b"\0")
+    zeros = "1" * (len(data) - len(body))
+    if not body:
+        return zeros
+    digits: str = gmpy2.digits(int.from_bytes(body, "big"), 58)
+    return zeros + digits.translate(_FROM_GMP)
 
 
 def b58decode(text: str) -> bytes:
     """Decode base58btc text (no multibase prefix); raise ``ValueError`` on a bad character."""
     if len(text) > _MAX_B58_CHARS:
         raise ValueError("base58 text too long")
-    known = _recent.get(text)
-    if known is not None:
-        return known
-    data = _b58decode(text)
-    if len(text) <= _MAX_CACHED_CHARS:
-        _remember(text, data)
-    return data
-
-
-def _b58decode(text: str) -> bytes:
-    padded = "1" * (len(text) % 2) + text  # a leading zero digit changes nothing
-    number = 0
-    try:
-        for start in range(0, len(padded), 2):
-            number = number * _B58_PAIR_BASE + _B58_PAIR_VALUE[padded[start : start + 2]]
-    except KeyError:
-        bad = next(char for char in text if char not in _B58_INDEX)
-        raise ValueError(f"invalid base58 character {bad!r}") from None
-    zeros = len(text) - len(text.lstrip("1"))
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    return b"\0" * zeros + body
-
-
-#: Recent short conversions, text → bytes (both directions feed it: a card's proofValue is
-#: encoded by the card decoder, then decoded by its canonical-form check and by the proof check).
-#: ``bytes`` are immutable and each entry is an exact inverse pair; cleared when full.
-_recent: dict[str, bytes] = {}
-_MAX_RECENT = 256
-_MAX_CACHED_CHARS = 100
-
-
-def _remember(text: str, data: bytes) -> None:
-    if len(_recent) >= _MAX_RECENT:
-        _recent.clear()
-    _recent[text] = data
+    if _B58_TEXT.fullmatch(text) is None:  # GMP alone would read "0", "O", "I", "l", signs...
+        bad = next(char for char in text if _B58_TEXT.fullmatch(char) is None)
+        raise ValueError(f"invalid base58 character {bad!r}")
+    body = text.lstrip("1")
+    zeros = b"\0" * (len(text) - len(body))
+    if not body:
+        return zeros
+    number = int(gmpy2.mpz(body.translate(_TO_GMP), 58))
+    return zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")
 
 
 def decode_multibase(text: str) -> bytes:

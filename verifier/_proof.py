@@ -85,13 +85,24 @@ def _proof_config(proof_options: Mapping[str, Any], document_context: Any) -> di
 
 
 def hash_data(
-    unsecured_document: Mapping[str, Any], proof_options: Mapping[str, Any], loader: ContextLoader
+    unsecured_document: Mapping[str, Any],
+    proof_options: Mapping[str, Any],
+    loader: ContextLoader,
+    *,
+    canonical: tuple[str, str] | None = None,
 ) -> bytes:
-    """The 64 bytes that are signed: SHA-256(canonical proof config) || SHA-256(canonical doc)."""
-    config = _proof_config(proof_options, unsecured_document.get("@context"))
+    """The 64 bytes that are signed: SHA-256(canonical proof config) || SHA-256(canonical doc).
+
+    ``canonical``: the canonical N-Quads of the proof configuration and of the document when
+    already known (the card reader computes them for cards in the issuer's layout).
+    """
+    if canonical is None:
+        config = _proof_config(proof_options, unsecured_document.get("@context"))
+        canonical = canonicalize(config, loader), canonicalize(unsecured_document, loader)
+    proof_nquads, document_nquads = canonical
     try:
-        proof_hash = hashlib.sha256(canonicalize(config, loader).encode("utf-8")).digest()
-        document_hash = hashlib.sha256(canonicalize(unsecured_document, loader).encode()).digest()
+        proof_hash = hashlib.sha256(proof_nquads.encode("utf-8")).digest()
+        document_hash = hashlib.sha256(document_nquads.encode("utf-8")).digest()
     except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800": not Unicode text
         raise DataLossError("the document holds text that is not valid Unicode") from None
     return proof_hash + document_hash
@@ -181,9 +192,15 @@ def split_proof(secured_document: Mapping[str, Any]) -> ProofParts:
     return ProofParts(unsecured, options, signature)
 
 
-def verify_signature(parts: ProofParts, public_key: bytes, loader: ContextLoader) -> None:
+def verify_signature(
+    parts: ProofParts,
+    public_key: bytes,
+    loader: ContextLoader,
+    *,
+    canonical: tuple[str, str] | None = None,
+) -> None:
     """Verify the Ed25519 signature over the eddsa-rdfc-2022 hash data; raise on failure."""
-    data = hash_data(parts.unsecured_document, parts.proof_options, loader)
+    data = hash_data(parts.unsecured_document, parts.proof_options, loader, canonical=canonical)
     if not ed25519_verify(public_key, parts.signature, data):
         raise ProofError(
             "the signature does not match the credential", code=ReasonCode.SIGNATURE_INVALID

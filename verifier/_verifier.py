@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from ._card import decode_card, is_card_text
+from ._card import card_text_bytes, decode_card_bytes, is_card_text
+from ._cardfast import IssuerCard, read_issuer_card
 from ._contexts import ContextLoader
 from ._datamodel import check_credential, issuer_id, validity_period
 from ._errors import (
@@ -185,7 +186,7 @@ class Verifier:
         self, data: str | bytes | Mapping[str, Any], policy: Policy | None, now: datetime
     ) -> tuple[dict[str, Any] | None, list[CredencialError]]:
         try:
-            credential = self._parse(data)
+            credential, card = self._parse(data)
         except CredencialError as exc:
             return None, [exc]
         problems: list[CredencialError] = []
@@ -198,7 +199,7 @@ class Verifier:
 
         attempt(self._check_trust_freshness, now)
         try:
-            self._authenticate(credential, now)
+            self._authenticate(credential, now, card)
         except CredencialError as exc:
             return credential, [*problems, exc]
         attempt(self._check_validity_period, credential, now)
@@ -210,10 +211,13 @@ class Verifier:
             attempt(policy.check, credential)
         return credential, problems
 
-    def _parse(self, data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-        """A credential from a mapping, JSON text, or card text (``SUS1:...``)."""
+    def _parse(
+        self, data: str | bytes | Mapping[str, Any]
+    ) -> tuple[dict[str, Any], IssuerCard | None]:
+        """A credential from a mapping, JSON text, or card text (``SUS1:...``), and for a card
+        in the issuer's layout what :func:`read_issuer_card` already computed."""
         if isinstance(data, Mapping):
-            return dict(data)
+            return dict(data), None
         size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
         if size > self.config.max_input_bytes:
             raise InputError(
@@ -225,25 +229,36 @@ class Verifier:
             except UnicodeDecodeError as exc:
                 raise InputError(f"input is not UTF-8: {exc}") from None
         if is_card_text(data):
-            return decode_card(data)
+            card_bytes = card_text_bytes(data)
+            card = read_issuer_card(card_bytes)
+            if card is not None:
+                return card.credential, card
+            return decode_card_bytes(card_bytes), None
         try:
             parsed = json.loads(data)
         except (ValueError, RecursionError) as exc:
             raise InputError(f"not JSON: {exc}") from exc
         if not isinstance(parsed, dict):
             raise InputError("a credential is a JSON object")
-        return parsed
+        return parsed, None
 
-    def _authenticate(self, credential: Mapping[str, Any], now: datetime) -> None:
-        """Data model, contexts, schema, proof, key: everything that makes it authentic."""
-        check_credential(credential)
+    def _authenticate(
+        self, credential: Mapping[str, Any], now: datetime, card: IssuerCard | None = None
+    ) -> None:
+        """Data model, contexts, schema, proof, key: everything that makes it authentic.
+
+        ``card``: what the card reader computed for ``credential`` (the same as the checks and
+        the split below would give; the model checks are skipped only when it vouches).
+        """
+        if card is None or not card.vouched:
+            check_credential(credential)
         contexts = credential["@context"]
         for url in contexts if isinstance(contexts, list) else [contexts]:
             self.loader.check_allowed(url)
-        if _HEALTH_COVERAGE_TYPE in _types(credential):
+        if (card is None or not card.vouched) and _HEALTH_COVERAGE_TYPE in _types(credential):
             # The proof is judged by the proof checks below, with their own codes.
             _check_schema({k: v for k, v in credential.items() if k != "proof"})
-        parts = split_proof(credential)
+        parts = split_proof(credential) if card is None else card.parts
         options = parts.proof_options
         if options["proofPurpose"] != self.config.expected_proof_purpose:
             raise ProofError(
@@ -267,7 +282,12 @@ class Verifier:
                 "verifier refuses every proof by a compromised key",
                 code=ReasonCode.KEY_COMPROMISED,
             )
-        verify_signature(parts, key.public_key, self.loader)
+        verify_signature(
+            parts,
+            key.public_key,
+            self.loader,
+            canonical=None if card is None else card.canonical,
+        )
 
     def _check_trust_freshness(self, now: datetime) -> None:
         """A clock behind the latest trusted time, or an expired trust bundle: INDETERMINATE."""

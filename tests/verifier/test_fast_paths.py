@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import subprocess
@@ -32,9 +33,21 @@ from verifier import (
 )
 from verifier._base45 import b45decode
 from verifier._canon import canonicalize_full
-from verifier._card import NAME_ALPHABET, _Ctx, _pack_name, _pack_uuid, _unpack_name, _unpack_uuid
+from verifier._card import (
+    _CURP_RADICES,
+    _LETTERS,
+    NAME_ALPHABET,
+    _Ctx,
+    _pack_name,
+    _pack_uuid,
+    _unpack_clues,
+    _unpack_curp,
+    _unpack_name,
+    _unpack_uuid,
+)
 from verifier._ed25519 import ed25519_verify
 from verifier._fastcanon import fast_canonicalize
+from verifier._identifiers import curp_check_digit
 from verifier._modelcheck import conforms_to_model
 from verifier._multibase import b58decode, b58encode
 
@@ -91,6 +104,18 @@ def reference_b58encode(data: bytes) -> str:
     return "1" * zeros + "".join(reversed(digits))
 
 
+def reference_b58decode(text: str) -> bytes:
+    number = 0
+    for char in text:
+        if char not in _B58:
+            raise ValueError(char)
+        number = number * 58 + _B58.index(char)
+    zeros = len(text) - len(text.lstrip("1"))
+    return b"\0" * zeros + (
+        number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    )
+
+
 def _outcome(function: Any, value: Any) -> Any:
     try:
         return function(value)
@@ -128,8 +153,18 @@ def test_base58_matches_its_definition(data: bytes) -> None:
     assert b58decode(text) == data
 
 
+# What GMP's reader takes that base58btc does not: its own digits, signs, spaces, underscores.
+_B58_TEXT_ALPHABET = list(_B58[:5] + "zZ1" + "0OIl+-_ \t\n.éx٣")
+
+
+@_SETTINGS
+@given(st.text(alphabet=_B58_TEXT_ALPHABET, max_size=40))
+def test_base58_decoding_matches_its_definition_on_any_text(text: str) -> None:
+    assert _outcome(b58decode, text) == _outcome(reference_b58decode, text)
+
+
 def test_base58_refuses_what_is_not_base58() -> None:
-    for bad in ("0", "O", "I", "l", "é", "abc def"):
+    for bad in ("0", "O", "I", "l", "é", "abc def", "-", "_2", " ", "\n", "٣"):
         with pytest.raises(ValueError, match="invalid base58 character"):
             b58decode("2NEp" + bad)
 
@@ -351,6 +386,56 @@ def test_name_unpacking_matches_its_definition(packed: bytes) -> None:
         return _unpack_name(value, _Ctx(None))
 
     assert _outcome(ours, packed) == _outcome(reference_unpack_name, packed)
+
+
+def reference_unpack_curp(value: int) -> str:
+    symbols = []
+    for radix in reversed(_CURP_RADICES):  # one symbol at a time, least significant first
+        value, digit = divmod(value, len(radix))
+        symbols.append(radix[digit])
+    if value:
+        raise ValueError("out of range")
+    body = "".join(reversed(symbols))
+    return body + curp_check_digit(body)
+
+
+_CURP_TOP = math.prod(len(radix) for radix in _CURP_RADICES)
+
+
+@_SETTINGS
+@given(
+    st.one_of(
+        st.integers(0, 2 * _CURP_TOP),
+        st.sampled_from([0, 1, _CURP_TOP - 1, _CURP_TOP, _CURP_TOP + 1, 10**40]),
+    )
+)
+def test_curp_unpacking_matches_its_definition(number: int) -> None:
+    def ours(value: int) -> str | None:
+        return _unpack_curp(value, _Ctx(None))
+
+    assert _outcome(ours, number) == _outcome(reference_unpack_curp, number)
+
+
+def reference_unpack_clues(value: bytes) -> str:
+    if not 0 < len(value) <= 6:
+        raise ValueError("length")
+    letters_number, digits = divmod(int.from_bytes(value, "big"), 1_000_000)
+    letters = []
+    for _ in range(5):
+        letters_number, digit = divmod(letters_number, 26)
+        letters.append(_LETTERS[digit])
+    if letters_number:
+        raise ValueError("out of range")
+    return "".join(reversed(letters)) + f"{digits:06d}"
+
+
+@_SETTINGS
+@given(st.binary(max_size=7))
+def test_clues_unpacking_matches_its_definition(packed: bytes) -> None:
+    def ours(value: bytes) -> str | None:
+        return _unpack_clues(value, _Ctx(None))
+
+    assert _outcome(ours, packed) == _outcome(reference_unpack_clues, packed)
 
 
 @_SETTINGS
