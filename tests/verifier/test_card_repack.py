@@ -275,3 +275,23 @@ def test_datetimes_are_spelled_as_strftime_spells_them(item: int) -> None:
     seconds = item * 86_400 if item < 1_000_000 else item
     expected = (_card._EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert _card._unpack_datetime(item, _card._Ctx(None)) == expected
+
+
+class _Text(str):
+    """A ``str`` subclass: equal to its text, but not a table entry's type."""
+
+
+def test_values_that_are_not_plain_json_get_the_full_round_trip_check(
+    credential: dict[str, Any],
+) -> None:
+    """``encode_card_bytes`` skips its decode's canonical-form check only for plain JSON: a
+    programme name as a ``str`` subclass is written as text, decodes equal, and is not canonical."""
+    coverage = credential["credentialSubject"]["coverage"]
+    coverage["program"] = _Text(coverage["program"])
+    outcome, message = _encode(credential)
+    assert outcome == "refused"
+    assert message.endswith(_reference_encode(credential)[1])
+    assert message.endswith("not the canonical encoding of a credential")
+    coverage["program"] = str(coverage["program"])
+    assert _encode(credential) == _reference_encode(credential)
+    assert _encode(credential)[0] == "encoded"
