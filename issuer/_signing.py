@@ -21,6 +21,7 @@ from verifier import (
     parse_health_coverage_credential,
     split_proof,
 )
+from verifier._modelcheck import conforms_to_model
 from verifier._proof import verify_signature
 
 from ._institutions import Institution
@@ -110,7 +111,8 @@ def new_coverage_credential(
         ],
         "credentialSchema": {"id": schemas.HEALTH_COVERAGE_SCHEMA_URL, "type": "JsonSchema"},
     }
-    parse_health_coverage_credential(credential)
+    if not conforms_to_model(credential):  # True only when the model surely accepts it
+        parse_health_coverage_credential(credential)  # the model's verdict and message
     return credential
 
 
