@@ -818,6 +818,11 @@ def _to_cbor(
 
 def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
     """The CBOR bytes of the card form; raises :class:`CardEncodingError` naming the term."""
+    from ._cardfast import encode_issuer_card  # (it imports this module)
+
+    fast = encode_issuer_card(credential)  # the issuer's layout, read back exactly
+    if fast is not None:
+        return fast
     unpacked: dict[tuple[_Codec, type, Any], str] = {}
     encoded = _to_cbor(credential, unpacked=unpacked)
     try:

@@ -26,7 +26,8 @@ verifier's verdicts, reasons and credential are the same with the reader and wit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,11 +45,18 @@ from ._card import (
     ISSUERS,
     PROGRAMS,
     RELATIONSHIPS,
+    _birth_date_from_curp,
     _Ctx,
+    _is_plain_json,
     _pack_clues,
+    _pack_curp,
+    _pack_date,
+    _pack_datetime,
     _pack_did_key,
     _pack_digits,
     _pack_name,
+    _pack_proof_value,
+    _pack_uuid,
     _status_list_url,
     _unpack_clues,
     _unpack_curp,
@@ -127,6 +135,9 @@ _REVOCATION_TAIL = f' <{_BSL}statusPurpose> "revocation" .\n'
 _SUSPENSION_TAIL = f' <{_BSL}statusPurpose> "suspension" .\n'
 
 
+_NO_PARTS = ProofParts({}, {}, b"")
+
+
 class _NotIssuerLayoutError(Exception):
     """Not the issuer's layout (or not canonical): the generic path decides."""
 
@@ -202,7 +213,9 @@ def read_issuer_card(data: bytes) -> IssuerCard | None:
         return None
 
 
-def _read(data: bytes) -> IssuerCard:
+def _read(data: bytes, *, canonical: bool = True) -> IssuerCard:
+    """The card read; ``canonical=False`` stops once the credential is built (``parts`` and
+    ``canonical`` are then empty placeholders, ``vouched`` False: for the encoder's check)."""
     try:
         items = cbor2.loads(
             data, max_depth=_MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
@@ -394,6 +407,8 @@ def _read(data: bytes) -> IssuerCard:
         "credentialSchema": {"id": _SCHEMA_URL, "type": "JsonSchema"},
     }
     credential = {**unsecured, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
+    if not canonical:
+        return IssuerCard(credential, _NO_PARTS, ("", ""), vouched=False)
 
     # -- its canonical N-Quads (what _fastcanon._credential writes for it) --------------------
     # Packed values spell no character N-Quads escape or refuse; texts might (then the generic
@@ -485,3 +500,116 @@ def _read(data: bytes) -> IssuerCard:
         canonical=(proof_nquads, nquads),
         vouched=vouched,
     )
+
+
+# -- the other way: a credential in the issuer's layout to its card bytes -----------------------
+
+
+def encode_issuer_card(credential: Mapping[str, Any]) -> bytes | None:
+    """The card bytes of a plain-JSON credential in the issuer's layout, or ``None`` for the
+    generic encoder.
+
+    The items are packed directly; the bytes are returned only if :func:`read_issuer_card`'s
+    reading of them (canonical form checked item by item, the generic decoder's result by its
+    proof) gives back exactly ``credential``. They are then the generic encoder's bytes too: the
+    generic decoder accepts only bytes equal to the generic encoding of what it decodes.
+    """
+    if not _is_plain_json(credential):
+        return None
+    try:
+        data = cbor2.dumps(_issuer_items(credential))
+        if _read(data, canonical=False).credential == credential:
+            return data
+    except (
+        _NotIssuerLayoutError, KeyError, TypeError, ValueError, OverflowError, IndexError,
+        AttributeError,
+    ):  # fmt: skip
+        pass
+    return None
+
+
+_TOP_KEYS = frozenset(
+    {
+        "@context", "id", "type", "issuer", "validFrom", "validUntil", "credentialSubject",
+        "credentialStatus", "credentialSchema", "proof",
+    }
+)  # fmt: skip
+_SCHEMA_REF = {"id": _SCHEMA_URL, "type": "JsonSchema"}
+_KEY_NUMBER = re.compile(r"(?:0|[1-9][0-9]{0,8})")  # pack takes at most 9 digits
+_LIST_NUMBER = re.compile(r"(?:0|[1-9][0-9]{0,9})")
+
+
+def _issuer_items(credential: Mapping[str, Any]) -> list[Any]:
+    """The version-1 CBOR items of the issuer's layout (what ``_to_cbor`` writes for it)."""
+    if credential.keys() != _TOP_KEYS:
+        raise _NotIssuerLayoutError
+    if (
+        credential["@context"] != _CONTEXT
+        or credential["type"] != _TYPES
+        or credential["credentialSchema"] != _SCHEMA_REF
+    ):
+        raise _NotIssuerLayoutError
+    issuer = credential["issuer"]
+    if issuer not in ISSUERS:
+        raise _NotIssuerLayoutError
+    subject, proof = credential["credentialSubject"], credential["proof"]
+    coverage = subject["coverage"]
+    birth = _pack_date(subject["birthDate"], _CTX)
+    if subject["birthDate"] == _birth_date_from_curp(subject["curp"]):
+        birth = None
+    subject_items = [
+        _packed(_pack_curp, subject["curp"], text=False),
+        _packed(_pack_name, subject["givenName"]),
+        _packed(_pack_name, subject["familyName"]),
+        _packed(_pack_name, subject["secondFamilyName"]) if "secondFamilyName" in subject
+        else _UNDEFINED,
+        birth,
+        [
+            INSTITUTIONS.index(coverage["institution"]),
+            PROGRAMS.index(coverage["program"]) if coverage["program"] in _PROGRAM_SET
+            else coverage["program"],
+            _packed(_pack_digits, coverage["affiliationNumber"]),
+            RELATIONSHIPS.index(coverage["beneficiaryRelationship"]),
+            _packed(_pack_clues, coverage["adscriptionUnit"]),
+            *([0] if "type" in coverage else []),
+        ],
+    ]  # fmt: skip
+    if "id" in subject:
+        subject_items.append(_packed(_pack_did_key, subject["id"]))
+    first = credential["credentialStatus"][0]
+    number = first["statusListCredential"].rsplit("/", 1)[-1]
+    index = first["statusListIndex"]
+    key_number = proof["verificationMethod"].removeprefix(f"{issuer}#key-")
+    if _LIST_NUMBER.fullmatch(number) is None or _KEY_NUMBER.fullmatch(key_number) is None:
+        raise _NotIssuerLayoutError  # (the read-back checks the rest of the template)
+    return [
+        0,
+        _packed(_pack_uuid, credential["id"], text=False),
+        0,
+        ISSUERS.index(issuer),
+        _packed(_pack_datetime, credential["validFrom"], text=False),
+        _packed(_pack_datetime, credential["validUntil"], text=False),
+        subject_items,
+        [int(number), int(index)],
+        0,
+        [
+            0,
+            0,
+            _packed(_pack_datetime, proof["created"], text=False),
+            int(key_number),
+            0,
+            _packed(_pack_proof_value, proof["proofValue"], text=False),
+        ],
+    ]
+
+
+def _packed(pack: Callable[[str, _Ctx], Any | None], value: Any, *, text: bool = True) -> Any:
+    """``pack(value)``, or the text itself where the codec keeps text (else not our layout)."""
+    if type(value) is not str:
+        raise _NotIssuerLayoutError
+    packed = pack(value, _CTX)
+    if packed is None:
+        if not text:
+            raise _NotIssuerLayoutError
+        return value
+    return packed

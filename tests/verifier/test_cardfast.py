@@ -23,7 +23,14 @@ from issuer._institutions import INSTITUTIONS
 from tests.conftest import NOW, Issuers
 from tests.fuzzing import examples
 from tests.strategies import unsigned_credentials
-from tests.verifier.test_card_repack import _bytes, _ints, _leaf_paths, _replaced
+from tests.verifier.test_card_repack import (
+    _ODD_VALUES,
+    _bytes,
+    _ints,
+    _leaf_paths,
+    _reference_encode,
+    _replaced,
+)
 from tests.verifier.test_fastcanon import DIFFERENTIAL_EXAMPLES
 from verifier import (
     CardFormatError,
@@ -39,7 +46,7 @@ from verifier import (
     encode_card_bytes,
 )
 from verifier._canon import canonicalize, canonicalize_full
-from verifier._cardfast import IssuerCard, read_issuer_card
+from verifier._cardfast import IssuerCard, encode_issuer_card, read_issuer_card
 from verifier._datamodel import check_credential
 from verifier._modelcheck import conforms_to_model
 from verifier._proof import split_proof
@@ -261,3 +268,42 @@ def test_verdicts_are_the_same_with_and_without_the_reader(
     assert Verdict.INVALID in verdicts
     assert Verdict.INDETERMINATE in verdicts
     assert _cardfast.read_issuer_card(_card.card_text_bytes(cards[0])) is not None
+
+
+@_SETTINGS
+@given(unsigned=unsigned_credentials(), data=st.data())
+def test_the_issuer_layout_encoder_writes_the_generic_encoders_bytes(
+    issuers: Issuers, unsigned: dict[str, Any], data: st.DataObject
+) -> None:
+    """``encode_issuer_card`` gives ``None`` or exactly the generic encoder's bytes, for
+    issuer-layout credentials, others, and either with one value replaced by an odd one."""
+    layout = data.draw(st.booleans(), label="issuer layout")
+    if layout:
+        unsigned = _issuer_layout(unsigned, data.draw(st.integers(0, 2**32 - 1)), 12)
+    signed = issuers.sign(unsigned, _CODE_BY_DID[unsigned["issuer"]])
+    fast = encode_issuer_card(signed)
+    if fast is not None:
+        assert _reference_encode(signed) == ("encoded", fast)
+    texts = [signed["credentialSubject"].get(key, "") for key in ("givenName", "familyName")]
+    if layout and not any('"' in text or "\\" in text for text in texts):
+        assert fast is not None, "an issuer-layout credential the encoder does not take"
+    edited = json.loads(json.dumps(signed))
+    parent = data.draw(
+        st.sampled_from(
+            [edited, edited["credentialSubject"], edited["credentialSubject"]["coverage"],
+             edited["proof"], edited["credentialStatus"][0]]
+        ),
+        label="parent",
+    )  # fmt: skip
+    parent[data.draw(st.sampled_from(sorted(parent)), label="key")] = data.draw(_ODD_VALUES)
+    fast = encode_issuer_card(edited)
+    if fast is not None:
+        assert _reference_encode(edited) == ("encoded", fast)
+
+
+def test_values_that_are_not_plain_json_are_left_to_the_generic_encoder(
+    credential: dict[str, Any],
+) -> None:
+    assert encode_issuer_card(credential) is not None
+    credential["credentialSubject"]["givenName"] = type("Text", (str,), {})("ANA")
+    assert encode_issuer_card(credential) is None
