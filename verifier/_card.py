@@ -843,14 +843,19 @@ def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
 
 def _is_plain_json(value: Any) -> bool:
     """Whether ``value`` is made only of ``dict``, ``list`` and ``str`` (no subclasses)."""
-    kind = type(value)
-    if kind is str:
-        return True
-    if kind is dict:
-        return all(type(key) is str and _is_plain_json(item) for key, item in value.items())
-    if kind is list:
-        return all(map(_is_plain_json, value))
-    return False
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            pending += item.values()
+        elif kind is list:
+            pending += item
+        elif kind is not str:
+            return False
+    return True
 
 
 def encode_card(credential: Mapping[str, Any]) -> str:
