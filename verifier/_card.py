@@ -842,14 +842,13 @@ def encode_card_bytes(credential: Mapping[str, Any]) -> bytes:
 
 
 def _is_plain_json(value: Any) -> bool:
-    """Whether ``value`` is made only of ``dict``, ``list`` and ``str`` (no subclasses)."""
+    """Whether ``value``'s values are only ``dict``, ``list`` and ``str`` (no subclasses; keys
+    are only looked up, so their type does not change an encoding)."""
     pending = [value]
     while pending:
         item = pending.pop()
         kind = type(item)
         if kind is dict:
-            if not all(type(key) is str for key in item):
-                return False
             pending += item.values()
         elif kind is list:
             pending += item

@@ -21,7 +21,7 @@ from ._contexts import CREDENTIALS_V2_URL
 from ._identifiers import INSTITUTION_CODES, is_valid_clues, is_valid_curp
 from ._time import parse_datetime
 
-__all__ = ["conforms_to_model"]
+__all__ = ["conforms_to_model", "conforms_to_subject_model"]
 
 # Lone surrogates (JSON "\ud800") are excluded too: pydantic refuses them as text.
 _TEXT = re.compile(
@@ -77,6 +77,11 @@ def _datetime(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def conforms_to_subject_model(subject: Any) -> bool:
+    """True only if the typed model's ``CoverageSubject`` surely accepts ``subject``."""
+    return _subject(subject)
 
 
 def _subject(subject: Any) -> bool:

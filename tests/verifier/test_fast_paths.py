@@ -48,7 +48,8 @@ from verifier._card import (
 from verifier._ed25519 import ed25519_verify
 from verifier._fastcanon import fast_canonicalize
 from verifier._identifiers import curp_check_digit
-from verifier._modelcheck import conforms_to_model
+from verifier._model import CoverageSubject
+from verifier._modelcheck import conforms_to_model, conforms_to_subject_model
 from verifier._multibase import b58decode, b58encode
 
 EXAMPLES = int(os.environ.get("CREDENCIAL_DIFFERENTIAL_EXAMPLES", "300"))
@@ -320,6 +321,21 @@ def test_the_quick_model_check_implies_the_model(
         assert _pydantic_accepts(document)
     if not mutations:
         assert conforms_to_model(document)  # the quick path is the usual path
+
+
+@_SETTINGS
+@given(unsigned_credentials(), st.lists(st.sampled_from(_MUTATIONS), max_size=2))
+def test_the_quick_subject_check_implies_the_subject_model(
+    document: dict[str, Any], mutations: list[tuple[str, Any]]
+) -> None:
+    document = copy.deepcopy(document)
+    for where, value in mutations:
+        _mutate(document, where, value)
+    subject = document["credentialSubject"]
+    if conforms_to_subject_model(subject):
+        CoverageSubject.model_validate(subject)  # raises if the model refuses
+    if not any(where.startswith(("top.", "status.", "schema.")) for where, _ in mutations):
+        assert conforms_to_subject_model(subject) == conforms_to_model(document)
 
 
 @pytest.mark.parametrize(("where", "value"), _MUTATIONS)
