@@ -168,20 +168,10 @@ def _datetime(value: Any) -> str:
 
 def _name(value: Any) -> tuple[str, bool]:
     """(name, whether the typed model surely accepts it) for a canonical name item."""
-    if type(value) is bytes:
-        if not value or value[0] == 0:
-            raise _NotIssuerLayoutError
-        try:
-            text = _unpack_name(value, _CTX)
-        except ValueError:
-            raise _NotIssuerLayoutError from None
-        if text is None:
-            raise _NotIssuerLayoutError
-        # The alphabet's one character _TEXT minds is the space, at either end.
+    text, packed = _packed_or_text(value, _unpack_name, _pack_name)
+    if packed:  # the alphabet's one character _TEXT minds is the space, at either end
         return text, len(text) <= 80 and text[0] != " " and text[-1] != " "
-    if type(value) is str and _pack_name(value, _CTX) is None:
-        return value, _text80(value)
-    raise _NotIssuerLayoutError
+    return text, _text80(text)
 
 
 def _packed_or_text(
