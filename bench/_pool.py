@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_coverage_credential, new_status_list_credential, sign_document
+from issuer.credentials.signing import (
+    new_coverage_credential,
+    new_status_list_credential,
+    sign_document,
+)
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from verifier import (
     ContextLoader,
     InMemoryStatusLists,
@@ -25,7 +29,7 @@ from verifier import (
     curp_check_digit,
     encode_card,
 )
-from verifier._card import PROGRAMS
+from verifier._cardtables import PROGRAMS
 from verifier._identifiers import CURP_STATE_CODES
 from verifier._time import format_datetime
 

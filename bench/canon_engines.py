@@ -53,8 +53,8 @@ def _median_ms(operation: Callable[[], object], repeat: int) -> float:
 
 
 def _corpus(count: int) -> list[dict[str, Any]]:
-    from issuer._institutions import INSTITUTIONS
-    from issuer._signing import new_coverage_credential
+    from issuer.credentials.signing import new_coverage_credential
+    from issuer.institutions import INSTITUTIONS
 
     rng = random.Random(7)
     institution = INSTITUTIONS["IMSS"]

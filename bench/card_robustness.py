@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageDraw, ImageFilter, ImageMath
 
-from issuer._card_render import (
+from issuer.cards.render import (
     DPI,
     EccLevel,
     QrPlacement,
@@ -30,10 +30,10 @@ from issuer._card_render import (
     qr_placement,
     render_card_text,
 )
-from issuer._demo import DEMO_PEOPLE
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_coverage_credential, sign_document
+from issuer.credentials.signing import new_coverage_credential, sign_document
+from issuer.demo import DEMO_PEOPLE
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from verifier import InputError, encode_card
 from verifier._images import decode_qr_pil
 

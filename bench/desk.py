@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from bench._timing import median_seconds
-from issuer._card_render import card_png
-from issuer._demo import DEMO_PEOPLE
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_coverage_credential, new_status_list_credential, sign_document
+from issuer.cards.render import card_png
+from issuer.credentials.signing import (
+    new_coverage_credential,
+    new_status_list_credential,
+    sign_document,
+)
+from issuer.demo import DEMO_PEOPLE
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from verifier import (
     AnchorSet,
     TrustDir,

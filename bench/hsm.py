@@ -22,9 +22,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from issuer._demo import DEMO_PEOPLE
-from issuer._keys import Ed25519KeyPair
-from issuer.service import IssuerService, Principal
+from issuer.credentials.service import IssuerService
+from issuer.demo import DEMO_PEOPLE
+from issuer.keys.files import Ed25519KeyPair
+from issuer.principal import Principal
 from issuer.settings import IssuerSettings
 
 __all__ = ["main"]
@@ -64,7 +65,7 @@ def _issuance_rate(settings: IssuerSettings) -> float:
 def main() -> None:
     """Measure and print the table (or why it was skipped)."""
     try:
-        from issuer.hsm import Pkcs11KeyStore
+        from issuer.keys.hsm import Pkcs11KeyStore
         from tests.softhsm import SoftHsmUnavailableError, find_softhsm_module, softhsm_token
 
         find_softhsm_module()

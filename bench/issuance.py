@@ -49,9 +49,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from issuer._demo import DEMO_PEOPLE
-from issuer._keys import Ed25519KeyPair
-from issuer.service import IssuerService, Principal
+from issuer.credentials.service import IssuerService
+from issuer.demo import DEMO_PEOPLE
+from issuer.keys.files import Ed25519KeyPair
+from issuer.principal import Principal
 from issuer.settings import IssuerSettings
 
 __all__ = ["main"]
@@ -130,7 +131,7 @@ def _subject() -> dict[str, Any]:
 
 def _single_requests(service: IssuerService, count: int) -> tuple[str, float]:
     """Rate of ``POST /credentials/issue`` (or of ``issue`` calls when there is no API yet)."""
-    create_app = getattr(importlib.import_module("issuer.api"), "create_app", None)
+    create_app = getattr(importlib.import_module("issuer.app"), "create_app", None)
     if create_app is None:
         principal = Principal("bench", "IMSS", frozenset({"issue"}))
         return "single: IssuerService.issue (no API)", _rate(
@@ -165,7 +166,7 @@ def _insert_rate(database_url: str, workdir: Path, rows: int) -> float:
 
     from sqlalchemy import insert
 
-    from issuer.db import Credential
+    from issuer.storage.tables import Credential
 
     with _service(database_url, workdir) as service:
         document = service.issue(
@@ -207,7 +208,7 @@ def _people_file(path: Path, rows: int, start: int = 0) -> Path:
     """A CSV enrolment file of ``rows`` distinct, valid people (accents, Ñ, apostrophes)."""
     import csv
 
-    from issuer.enrolment import COLUMNS
+    from issuer.enrolment.rows import COLUMNS
 
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
@@ -261,7 +262,7 @@ def _cpu_seconds() -> float | None:
 
 def _child(argv: Sequence[str]) -> None:
     """``--child URL WORKDIR SOURCE OUT WORKERS GO``: one bulk run; prints its figures as JSON."""
-    from issuer.bulk import BulkReport, Progress, run_bulk
+    from issuer.enrolment.bulk import BulkReport, Progress, run_bulk
 
     url, workdir, source, out, workers, go = argv
     with Path(source).open(encoding="utf-8") as handle:

@@ -59,7 +59,7 @@ _RESULT_MARK = "LOAD-RESULT "
 
 def create_app_from_env() -> FastAPI:
     """The app of one uvicorn worker (``--factory``): settings from ``CREDENCIAL_*``."""
-    from issuer.api import create_app
+    from issuer.app import create_app
     from issuer.settings import IssuerSettings
 
     return create_app(IssuerSettings())
@@ -285,7 +285,8 @@ def _duplicate_indices(database_url: str) -> tuple[int, int]:
     """(credentials stored, status indices used by more than one of them)."""
     from sqlalchemy import func, select
 
-    from issuer.db import Credential, Database
+    from issuer.storage.database import Database
+    from issuer.storage.tables import Credential
 
     database = Database(database_url)
     try:
@@ -340,8 +341,9 @@ class _References:
 
 def _references(settings: IssuerSettings) -> _References:
     """Bootstrap the deployment, create the API key, and time both operations in-process."""
-    from issuer._demo import DEMO_PEOPLE
-    from issuer.service import IssuerService, Principal
+    from issuer.credentials.service import IssuerService
+    from issuer.demo import DEMO_PEOPLE
+    from issuer.principal import Principal
 
     subject = {**DEMO_PEOPLE["credential"], "birthDate": _BIRTH}
     principal = Principal("load", "IMSS", frozenset({"issue"}))

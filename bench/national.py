@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_status_list_credential, sign_document
+from issuer.credentials.signing import new_status_list_credential, sign_document
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from verifier import ContextLoader, decode_status_bits, encode_status_bits, status_bit
 from verifier._status_delta import encode_flipped
 

@@ -31,9 +31,9 @@ from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, 
 from qrcode.exceptions import DataOverflowError
 from qrcode.util import MODE_8BIT_BYTE, MODE_ALPHA_NUM, MODE_NUMBER, QRData
 
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_coverage_credential, sign_document
+from issuer.credentials.signing import new_coverage_credential, sign_document
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from verifier import ContextLoader, b45encode, encode_card, encode_card_bytes, parse_datetime
 
 __all__ = [

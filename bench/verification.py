@@ -265,8 +265,8 @@ LIST_SIZE = 131_072
 
 def _write_snapshot(pool: Pool, folder: Path, lists_per_purpose: int) -> None:
     """Signed status lists of the pool's issuer (1% revoked, 0.5% suspended), and the trust."""
-    from issuer._institutions import INSTITUTIONS
-    from issuer._signing import new_status_list_credential, sign_document
+    from issuer.credentials.signing import new_status_list_credential, sign_document
+    from issuer.institutions import INSTITUTIONS
 
     institution = INSTITUTIONS["IMSS"]
     rng = random.Random(9)

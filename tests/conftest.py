@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from issuer._institutions import INSTITUTIONS, Institution
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_status_list_credential, sign_document
+from issuer.credentials.signing import new_status_list_credential, sign_document
+from issuer.institutions import INSTITUTIONS, Institution
+from issuer.keys.files import Ed25519KeyPair
 from tests._biometric_guard import BiometricLeakGuard
 from tests.strategies import example_credential
 from verifier import InMemoryStatusLists, TrustedKey, TrustStore, Verifier, VerifierConfig

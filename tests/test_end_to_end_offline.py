@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from issuer.cli import run as issuer_cli
-from issuer.service import IssuerService, Principal, StatusAction
+from issuer.credentials.service import IssuerService, StatusAction
+from issuer.principal import Principal
 from issuer.settings import IssuerSettings
 from tests.issuer._enrolment_data import operator_env
 from tests.strategies import example_credential

@@ -25,7 +25,7 @@ from bench.qr_sizes import (
     shc_segments,
     shc_style,
 )
-from issuer._keys import Ed25519KeyPair
+from issuer.keys.files import Ed25519KeyPair
 from verifier import b45decode, decode_card, encode_card
 
 KEY = Ed25519KeyPair.generate()

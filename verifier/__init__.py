@@ -118,8 +118,9 @@ from ._status import (
     status_bit,
 )
 from ._time import format_datetime, parse_datetime
-from ._trust import TrustedKey, TrustStore
+from ._trust import TrustStore
 from ._trust_state import TrustDir, TrustState
+from ._trusted_key import TrustedKey
 from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
 
 if TYPE_CHECKING:

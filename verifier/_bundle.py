@@ -17,7 +17,7 @@ from ._ed25519 import ed25519_verify
 from ._errors import IndeterminateError, InputError, KeyFormatError, ReasonCode, TrustBundleError
 from ._multibase import b58encode, decode_multibase, decode_multikey, encode_multikey
 from ._time import parse_datetime
-from ._trust import TrustedKey
+from ._trusted_key import TrustedKey
 
 __all__ = [
     "BUNDLE_SIGNING_PREFIX",

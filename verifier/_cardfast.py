@@ -22,6 +22,10 @@ surely passes the data model and typed model checks (:func:`check_credential`,
 too) on generated cards in the issuer's layout (300 in ``make test``, 10,000 in ``make fuzz``),
 cards with one CBOR item replaced by anything, and every byte flip of a valid card; and that the
 verifier's verdicts, reasons and credential are the same with the reader and without it.
+
+It shares only the dictionary (:mod:`verifier._cardtables`) and the value packers
+(:mod:`verifier._cardpack`) with the generic codec (:mod:`verifier._card`), which calls
+:func:`encode_issuer_card` first; this module never imports the generic codec.
 """
 
 from __future__ import annotations
@@ -36,15 +40,7 @@ import cbor2
 
 import schemas
 
-from ._card import (
-    _DIGITS,
-    _MAX_DEPTH,
-    _MAX_UINT,
-    _SECONDS_FLOOR,
-    INSTITUTIONS,
-    ISSUERS,
-    PROGRAMS,
-    RELATIONSHIPS,
+from ._cardpack import (
     _birth_date_from_curp,
     _Ctx,
     _is_plain_json,
@@ -57,7 +53,6 @@ from ._card import (
     _pack_name,
     _pack_proof_value,
     _pack_uuid,
-    _status_list_url,
     _unpack_clues,
     _unpack_curp,
     _unpack_date,
@@ -66,6 +61,17 @@ from ._card import (
     _unpack_digits,
     _unpack_name,
     _unpack_uuid,
+)
+from ._cardtables import (
+    _DIGITS,
+    _MAX_DEPTH,
+    _MAX_UINT,
+    _SECONDS_FLOOR,
+    INSTITUTIONS,
+    ISSUERS,
+    PROGRAMS,
+    RELATIONSHIPS,
+    _status_list_url,
 )
 from ._contexts import CREDENTIALS_V2_URL
 from ._fastcanon import (

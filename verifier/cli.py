@@ -14,11 +14,12 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
 from ._bundle import AnchorSet
 from ._card import is_card_text
+from ._commandline import EXIT_USAGE, UsageParser, positive_hours
 from ._contexts import load_context_file
 from ._errors import CredencialError, ReasonCode, TrustBundleError
 from ._images import decode_qr_image, image_format
@@ -32,20 +33,12 @@ from ._verifier import Verdict, VerificationResult, Verifier, VerifierConfig
 __all__ = ["EXIT_CODES", "EXIT_USAGE", "UsageParser", "main"]
 
 EXIT_CODES = {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.INDETERMINATE: 2}
-EXIT_USAGE = 64  # sysexits EX_USAGE; argparse's own 2 would read as INDETERMINATE
+# EXIT_USAGE and UsageParser live in ._commandline (shared with the wings); they are re-exported
+# here for the issuer's and the wallet's command lines.
 
 
 class _UsageError(Exception):
     pass
-
-
-class UsageParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors exit with :data:`EXIT_USAGE` (every command line
-    of the project uses it: argparse's own 2 would read as INDETERMINATE)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,21 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")
     parser.add_argument(
         "--max-offline-age",
-        type=_positive_hours,
+        type=positive_hours,
         metavar="HOURS",
         help="status lists older than this (since validFrom) are stale (default 168 = 7 days)",
     )
     return parser
-
-
-def _positive_hours(value: str) -> timedelta:
-    try:
-        hours = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
-    if not 0 < hours < 24 * 3650:
-        raise argparse.ArgumentTypeError("the maximum offline age is a positive number of hours")
-    return timedelta(hours=hours)
 
 
 def _extra_contexts(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from issuer._keys import Ed25519KeyPair
+from issuer.keys.files import Ed25519KeyPair
 from verifier import (
     ContextLoader,
     ReasonCode,

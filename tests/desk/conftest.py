@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from issuer._card_render import card_png
-from issuer._keys import Ed25519KeyPair
+from issuer.cards.render import card_png
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, Issuers
 from tests.verifier._bundles import anchor_json
 from tests.verifier.test_sync import Publisher

@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from issuer._institutions import INSTITUTIONS
-from issuer.api import create_app
-from issuer.service import SCOPES, IssuerService
+from issuer.app import create_app
+from issuer.credentials.service import IssuerService
+from issuer.institutions import INSTITUTIONS
+from issuer.principal import SCOPES
 from tests.fuzzing import examples, fuzz_call
 from tests.issuer._workers import make_settings
 

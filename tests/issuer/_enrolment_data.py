@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from issuer.enrolment import COLUMNS, OPTIONAL_COLUMNS
+from issuer.enrolment.rows import COLUMNS, OPTIONAL_COLUMNS
 from verifier import curp_check_digit
 
 __all__ = [

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
-from issuer.api import create_app
-from issuer.service import SCOPES, IssuerService
+from issuer.app import create_app
+from issuer.credentials.service import IssuerService
+from issuer.principal import SCOPES
 from tests.strategies import example_credential
 from verifier import InMemoryStatusLists, TrustedKey, TrustStore, VerificationResult, Verifier
 from wallet_spec.holder import HolderKey, accept_offer

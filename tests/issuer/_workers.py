@@ -16,7 +16,9 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from issuer.service import ConflictError, IssuerService, Principal, StatusAction
+from issuer.credentials.service import IssuerService, StatusAction
+from issuer.errors import ConflictError
+from issuer.principal import Principal
 from issuer.settings import IssuerSettings
 from tests.strategies import example_credential
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from issuer.service import IssuerService
+from issuer.credentials.service import IssuerService
 from issuer.settings import IssuerSettings
 from tests.issuer._workers import make_settings
 from tests.postgres import (

@@ -27,12 +27,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from issuer import api, biometrics, consent, oid4vci, records, units
-from issuer._institutions import INSTITUTIONS
-from issuer.access import AccessControl, JudicialOrderInput
-from issuer.api import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE, create_app
+from issuer.app import create_app
 from issuer.cli import run
-from issuer.db import Credential, GrantRecord
-from issuer.service import SCOPES, IssuerService, Principal
+from issuer.consent.service import AccessControl, JudicialOrderInput
+from issuer.credentials.service import IssuerService
+from issuer.http.errors import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE
+from issuer.institutions import INSTITUTIONS
+from issuer.principal import SCOPES, Principal
+from issuer.storage.tables import Credential, GrantRecord
 from tests.issuer._workers import make_settings
 from tests.postgres import PostgresServer
 from tests.strategies import example_credential
@@ -806,7 +808,7 @@ def test_an_unexpected_error_is_a_logged_500_problem(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(shared.service, "did_document", broken)
-    with caplog.at_level(logging.ERROR, logger="issuer.api"):
+    with caplog.at_level(logging.ERROR, logger="issuer.http.errors"):
         response = shared.client.get("/institutions/IMSS/did.json")
     body = assert_problem(response, 500, "INTERNAL_ERROR")
     assert "fire" not in json.dumps(body)
@@ -977,7 +979,7 @@ def test_serve_demo_prints_a_curl_that_issues(
     monkeypatch.chdir(tmp_path)
     served: list[tuple[FastAPI, str, int]] = []
     monkeypatch.setattr(
-        "issuer._serve._uvicorn", lambda app, host, port: served.append((app, host, port))
+        "issuer.cli.serve._uvicorn", lambda app, host, port: served.append((app, host, port))
     )
     assert run(["serve", "--demo"]) == 0
     out, err = capsys.readouterr()

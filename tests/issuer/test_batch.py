@@ -24,14 +24,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from issuer import _batch
-from issuer._batch import BatchIssuer, allocate_indices
-from issuer._operator import build_service
-from issuer._permutation import permute
-from issuer.audit import append_audit, verify_audit_chain
-from issuer.bulk import _request, read_outputs, run_bulk
-from issuer.db import AuditEntry, Credential, StatusList
-from issuer.enrolment import EnrolmentRecord, read_records
-from issuer.service import IssuanceCheckError, IssuerService, ServiceError
+from issuer.cli.operator import build_service
+from issuer.credentials.permutation import permute
+from issuer.credentials.service import IssuerService
+from issuer.enrolment.batch import BatchIssuer, allocate_indices
+from issuer.enrolment.bulk import _request, read_outputs, run_bulk
+from issuer.enrolment.rows import EnrolmentRecord, read_records
+from issuer.errors import IssuanceCheckError, ServiceError
+from issuer.storage.audit import append_audit, verify_audit_chain
+from issuer.storage.tables import AuditEntry, Credential, StatusList
 from tests.issuer._enrolment_data import (
     count_credentials,
     operator_env,
@@ -331,7 +332,7 @@ def test_a_key_rotated_during_the_run_stops_it_and_the_rerun_signs_with_the_new_
 
 
 def _principal() -> Any:
-    from issuer.bulk import cli_principal
+    from issuer.principal import cli_principal
 
     return cli_principal("IMSS")
 

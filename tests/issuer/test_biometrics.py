@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from issuer.db import AuditEntry, BiometricTemplate
+from issuer.storage.tables import AuditEntry, BiometricTemplate
 from tests._biometric_guard import SENTINEL, BiometricLeakGuard
 from tests.issuer.test_api import World, assert_problem, sqlite_world_at, subject
 

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 from bench.card_robustness import decodes, degrade
 from issuer import cli as issuer_cli
-from issuer._card_render import (
+from issuer.cards.render import (
     CARD_SIZE_PX,
     DEFAULT_ECC,
     _fields,
@@ -35,8 +35,8 @@ from issuer._card_render import (
     qr_placement,
     render_card,
 )
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, Issuers, make_issuers
 from tests.strategies import example_credential
 from verifier import (

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_status_list_credential
 from issuer.cli import EXIT_USAGE, run
+from issuer.credentials.signing import new_status_list_credential
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, SIGNED_AT, Issuers
 from tests.strategies import example_credential
 from verifier import ED25519_PRIV_PREFIX, TrustStore, decode_multikey

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from issuer._keys import Ed25519KeyPair
-from issuer.access import AccessControl, institution_domain
-from issuer.audit import verify_audit_chain
-from issuer.db import AuditEntry, GrantRecord
-from issuer.service import IssuerService, Principal
+from issuer.consent.service import AccessControl, institution_domain
+from issuer.credentials.service import IssuerService
+from issuer.keys.files import Ed25519KeyPair
+from issuer.principal import Principal
+from issuer.storage.audit import verify_audit_chain
+from issuer.storage.tables import AuditEntry, GrantRecord
 from tests.issuer.test_api import World, assert_problem, make_world, sqlite_world_at, subject
 from verifier import (
     AccessRequest,

@@ -40,14 +40,16 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from issuer._permutation import permute
-from issuer.audit import verify_audit_chain
-from issuer.bulk import read_outputs
 from issuer.cli import run
-from issuer.db import AuditEntry, Credential, Database, StatusEvent, StatusList
-from issuer.keystore import FileKeyStore
-from issuer.service import IssuerService, Principal
+from issuer.credentials.permutation import permute
+from issuer.credentials.service import IssuerService
+from issuer.enrolment.bulk import read_outputs
+from issuer.keys.store import FileKeyStore
+from issuer.principal import Principal
 from issuer.settings import IssuerSettings
+from issuer.storage.audit import verify_audit_chain
+from issuer.storage.database import Database
+from issuer.storage.tables import AuditEntry, Credential, StatusEvent, StatusList
 from tests.issuer._enrolment_data import KEY_PASSPHRASE, people, write_csv
 from verifier import Verdict, decode_card, decode_status_bits, status_bit
 
@@ -346,7 +348,7 @@ _MAX_ISSUED = 8  # credentials per client
 
 def _subjects(directory: Path, count: int, start: int) -> list[dict[str, Any]]:
     """Credential subjects (as the API takes them) of ``count`` enrolment rows."""
-    from issuer.enrolment import EnrolmentRecord, read_records
+    from issuer.enrolment.rows import EnrolmentRecord, read_records
 
     path = write_csv(directory / f"subjects-{start}.csv", people(count, start=start))
     records = list(read_records(path))
@@ -640,7 +642,7 @@ def test_a_key_file_appears_whole_or_not_at_all(
         written.append(Path(source))
         raise KeyboardInterrupt  # stands for the kill: after the write, before the link
 
-    monkeypatch.setattr("issuer.keystore.os.link", killed)
+    monkeypatch.setattr("issuer.keys.store.os.link", killed)
     with pytest.raises(KeyboardInterrupt):
         keys.create("IMSS", "key-1")
     monkeypatch.undo()

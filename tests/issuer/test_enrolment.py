@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from issuer.enrolment import (
+from issuer.credentials.service import IssuerService
+from issuer.enrolment.rows import (
     COLUMNS,
     RELATIONSHIPS,
     EnrolmentFileError,
@@ -25,7 +26,6 @@ from issuer.enrolment import (
     RowResult,
     read_records,
 )
-from issuer.service import IssuerService
 from tests.issuer._enrolment_data import make_curp, person, write_csv, write_jsonl
 from tests.issuer._workers import make_settings
 from tests.strategies import names
@@ -305,7 +305,7 @@ def test_jsonl_errors_name_the_line_and_key(tmp_path: Path) -> None:
 def test_names_survive_byte_for_byte_into_the_signed_credential(
     tmp_path: Path, service: IssuerService
 ) -> None:
-    from issuer.bulk import cli_principal
+    from issuer.principal import cli_principal
 
     rows = [person(n) for n in range(6)]
     records = _records(_read(write_csv(tmp_path / "p.csv", rows)))
@@ -369,7 +369,7 @@ def test_test_curps_are_valid(number: int) -> None:
 
 
 def test_csv_and_jsonl_give_the_same_credentials(tmp_path: Path, service: IssuerService) -> None:
-    from issuer.bulk import cli_principal
+    from issuer.principal import cli_principal
 
     rows = [person(n, holder_did=HOLDER if n % 2 else "") for n in range(1, 7)]
     from_csv = _records(_read(write_csv(tmp_path / "p.csv", rows)))

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from issuer._first_lines import FirstLines
+from issuer.enrolment.first_lines import FirstLines
 from tests.issuer._enrolment_data import make_curp
 
 

@@ -18,9 +18,11 @@ from sqlalchemy import MetaData, create_engine, select
 
 import issuer
 from issuer import _hardening
-from issuer._hardening import API_CONTENT_SECURITY_POLICY, AuthFailureLimiter
-from issuer.api import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE, create_app
-from issuer.service import SCOPES, IssuerService
+from issuer.app import create_app
+from issuer.credentials.service import IssuerService
+from issuer.http.errors import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE
+from issuer.http.hardening import API_CONTENT_SECURITY_POLICY, AuthFailureLimiter
+from issuer.principal import SCOPES
 from issuer.settings import IssuerSettings
 from tests.issuer._workers import make_settings
 from tests.strategies import example_credential
@@ -440,7 +442,7 @@ def test_secrets_are_only_hashed_at_rest(database_url: str, tmp_path: Path) -> N
 def test_the_server_runs_without_a_server_header(monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
 
-    from issuer._serve import _uvicorn
+    from issuer.cli.serve import _uvicorn
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))

@@ -20,12 +20,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from issuer.api import create_app
+from issuer.app import create_app
 from issuer.cli import run
-from issuer.db import SigningKey
-from issuer.keystore import FileKeyStore, open_keystore
-from issuer.service import SCOPES, IssuerService
+from issuer.credentials.service import IssuerService
+from issuer.keys.store import FileKeyStore, open_keystore
+from issuer.principal import SCOPES
 from issuer.settings import IssuerSettings
+from issuer.storage.tables import SigningKey
 from tests.issuer._workers import make_settings
 from tests.softhsm import (
     REQUIRE_SOFTHSM_ENV,
@@ -39,7 +40,7 @@ from tests.strategies import example_credential
 from verifier import KeyFormatError, ReasonCode, Verdict
 
 if TYPE_CHECKING:  # python-pkcs11 is imported only where SoftHSM2 is present
-    from issuer.hsm import Pkcs11KeyStore
+    from issuer.keys.hsm import Pkcs11KeyStore
 
 Json = dict[str, Any]
 
@@ -74,7 +75,7 @@ def hsm_settings(hsm: SoftHsm, database_url: str, key_dir: Path) -> IssuerSettin
 
 
 def _store(hsm: SoftHsm) -> Pkcs11KeyStore:
-    from issuer.hsm import Pkcs11KeyStore
+    from issuer.keys.hsm import Pkcs11KeyStore
 
     return Pkcs11KeyStore(hsm.module, hsm.token_label, hsm.pin)
 
@@ -186,7 +187,7 @@ def test_the_curve_may_be_named_by_oid_or_by_name(
 def test_an_extractable_key_in_the_token_is_refused(softhsm: SoftHsm) -> None:
     from pkcs11 import Attribute, KeyType, Mechanism
 
-    from issuer.hsm import ED25519_EC_PARAMS
+    from issuer.keys.hsm import ED25519_EC_PARAMS
 
     with _session(softhsm) as session:  # imported the careless way: the key could be exported
         session.generate_keypair(
@@ -202,7 +203,7 @@ def test_an_extractable_key_in_the_token_is_refused(softhsm: SoftHsm) -> None:
 def test_a_wrong_pin_or_token_is_refused_without_showing_the_pin(
     softhsm: SoftHsm, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from issuer.hsm import Pkcs11KeyStore
+    from issuer.keys.hsm import Pkcs11KeyStore
 
     caplog.set_level(logging.DEBUG)
     wrong = "9999-wrong-pin"

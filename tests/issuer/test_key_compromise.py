@@ -16,16 +16,11 @@ from sqlalchemy import select
 
 from issuer import _operator
 from issuer import service as service_module
-from issuer.bulk import cli_principal
 from issuer.cli import run as issuer_cli
-from issuer.db import AuditEntry, SigningKey
-from issuer.service import (
-    ConflictError,
-    IssuerService,
-    NotFoundError,
-    Principal,
-    ServiceError,
-)
+from issuer.credentials.service import IssuerService
+from issuer.errors import ConflictError, NotFoundError, ServiceError
+from issuer.principal import Principal, cli_principal
+from issuer.storage.tables import AuditEntry, SigningKey
 from tests.issuer._enrolment_data import operator_env
 from tests.strategies import example_credential
 from verifier import Verdict, encode_card, format_datetime
@@ -199,7 +194,7 @@ def test_keys_compromise_cli(
 
 
 class _Clock(datetime):
-    """``issuer.service``'s clock, set by the test (the rest of the world keeps the real one)."""
+    """The service's clock, set by the test (the rest of the world keeps the real one)."""
 
     current: ClassVar[datetime]
 

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from issuer._keys import Ed25519KeyPair
+from issuer.keys.files import Ed25519KeyPair
 from verifier._ed25519 import ed25519_verify
 
 # RFC 8032 §7.1, TEST 1 (the empty message).

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-import issuer._signing
-from issuer._institutions import INSTITUTIONS
-from issuer._signing import new_coverage_credential
+import issuer.credentials.signing
+from issuer.credentials.signing import new_coverage_credential
+from issuer.institutions import INSTITUTIONS
 from tests.strategies import coverage_subjects, example_credential
 from verifier import parse_health_coverage_credential
 
@@ -61,8 +61,10 @@ def test_the_verdict_is_the_models(subject: dict[str, Any], edit: tuple[str, Any
         built = None
     # The model's own verdict on the same credential, built without the check.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(issuer._signing, "parse_health_coverage_credential", lambda c: None)
-        patch.setattr(issuer._signing, "conforms_to_model", lambda c: True)
+        patch.setattr(
+            issuer.credentials.signing, "parse_health_coverage_credential", lambda c: None
+        )
+        patch.setattr(issuer.credentials.signing, "conforms_to_model", lambda c: True)
         unchecked = _build(subject)
     try:
         parse_health_coverage_credential(unchecked)
@@ -77,5 +79,5 @@ def test_a_valid_credential_does_not_run_pydantic(monkeypatch: pytest.MonkeyPatc
         raise AssertionError("pydantic ran")
 
     subject = example_credential()["credentialSubject"]
-    monkeypatch.setattr(issuer._signing, "parse_health_coverage_credential", refuse)
+    monkeypatch.setattr(issuer.credentials.signing, "parse_health_coverage_credential", refuse)
     assert _build(subject)["credentialSubject"] == subject

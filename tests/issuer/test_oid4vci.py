@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from issuer._key_proof import KEY_PROOF_TYP
-from issuer._oid4vci_flow import PRE_AUTHORIZED_GRANT
-from issuer.db import Oid4vciAccessToken, Oid4vciOffer
-from issuer.service import IssuerService
+from issuer.credentials.service import IssuerService
+from issuer.oid4vci.flow import PRE_AUTHORIZED_GRANT
+from issuer.oid4vci.key_proof import KEY_PROOF_TYP
+from issuer.storage.tables import Oid4vciAccessToken, Oid4vciOffer
 from tests.issuer._wallet_world import IMSS, ISSSTE, Desk, Json, make_desk
 from tests.issuer._workers import make_settings
 from verifier import decode_card
@@ -530,7 +530,7 @@ def test_nonces_and_challenges_are_bounded(
     shared_desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from issuer import api, oid4vci
-    from issuer.challenges import DatabaseChallengeStore
+    from issuer.storage.challenges import DatabaseChallengeStore
 
     real_flow = oid4vci._flow
 

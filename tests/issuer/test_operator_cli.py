@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from issuer import _operator
-from issuer.bulk import CARD_OUTPUTS, cli_principal
 from issuer.cli import run
-from issuer.enrolment import EnrolmentRecord, read_records
-from issuer.service import SCOPES, IssuerService, StatusAction
+from issuer.credentials.service import IssuerService, StatusAction
+from issuer.enrolment.bulk import CARD_OUTPUTS
+from issuer.enrolment.rows import EnrolmentRecord, read_records
+from issuer.principal import SCOPES, cli_principal
 from tests.issuer._enrolment_data import operator_env, people, write_csv
 from verifier import (
     InMemoryStatusLists,

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from issuer.access import AccessControl
-from issuer.service import IssuanceCheckError, IssuerService
-from issuer.units import MedicalUnit, publish_feed
+from issuer.consent.service import AccessControl
+from issuer.credentials.service import IssuerService
+from issuer.errors import IssuanceCheckError
+from issuer.units.routes import MedicalUnit, publish_feed
 from verifier import decode_multikey, split_proof
 from verifier._proof import verify_signature
 

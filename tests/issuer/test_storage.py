@@ -22,12 +22,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from issuer._institutions import INSTITUTIONS
-from issuer._permutation import permute, permute_range
-from issuer.audit import AuditProblem, _entry_hash, _fields, append_audit, verify_audit_chain
-from issuer.db import AuditEntry, AuditHead, Base, Credential, Database, StatusEvent, StatusList
-from issuer.migrations import alembic_config
-from issuer.service import IssuerService, Principal, StatusAction
+from issuer.credentials.permutation import permute, permute_range
+from issuer.credentials.service import IssuerService, StatusAction
+from issuer.institutions import INSTITUTIONS
+from issuer.principal import Principal
+from issuer.storage.audit import (
+    AuditProblem,
+    _entry_hash,
+    _fields,
+    append_audit,
+    verify_audit_chain,
+)
+from issuer.storage.database import Database
+from issuer.storage.migrations import alembic_config
+from issuer.storage.tables import AuditEntry, AuditHead, Base, Credential, StatusEvent, StatusList
 from tests.issuer._workers import (
     change_status_many,
     issue_and_change_many,
@@ -358,7 +366,7 @@ def test_a_change_committed_after_a_newer_one_still_reaches_the_served_list(
             assert go.wait(30)
         return append_audit(session, **fields)
 
-    monkeypatch.setattr("issuer.service.append_audit", held_back)
+    monkeypatch.setattr("issuer.credentials.service.append_audit", held_back)
     suspend_a = threading.Thread(
         target=service.change_status, args=(IMSS, a["id"], StatusAction.SUSPEND)
     )

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from issuer import _operator
-from issuer._demo import DEMO_PEOPLE
-from issuer.bulk import cli_principal
 from issuer.cli import run
-from issuer.service import StatusAction
+from issuer.credentials.service import StatusAction
+from issuer.demo import DEMO_PEOPLE
+from issuer.principal import cli_principal
 from tests.issuer._enrolment_data import operator_env
 from verifier import decode_status_bits
 from verifier._bundle import AnchorSet, valid_signers
@@ -221,8 +221,8 @@ def _one_institution_service(root: Path, code: str) -> Path:
     """An issuer deployment that serves only ``code``, with one credential issued."""
     from pydantic import SecretStr
 
-    from issuer._institutions import INSTITUTIONS
-    from issuer.service import IssuerService
+    from issuer.credentials.service import IssuerService
+    from issuer.institutions import INSTITUTIONS
     from issuer.settings import IssuerSettings
 
     database = root / f"{code.lower()}.db"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from issuer.service import IssuerService
+from issuer.credentials.service import IssuerService
 from tests.issuer._wallet_world import Desk, make_desk
 from verifier import decode_card
 from wallet_spec.holder.cli import EXIT_REFUSED, EXIT_USAGE, run

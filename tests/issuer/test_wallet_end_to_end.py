@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from issuer.challenges import C_NONCE_PURPOSE, DatabaseChallengeStore
-from issuer.service import IssuerService
+from issuer.credentials.service import IssuerService
+from issuer.storage.challenges import C_NONCE_PURPOSE, DatabaseChallengeStore
 from tests.issuer._wallet_world import Desk, Json, make_desk
 from verifier import PresentationError, ReasonCode, format_datetime
 from wallet_spec.holder import (
@@ -230,7 +230,7 @@ def test_database_challenge_store(service: IssuerService) -> None:
     # Issuing prunes what has expired; the table stays bounded.
     capped = DatabaseChallengeStore(service.db, max_outstanding=3)
     capped.issue("desk", later + timedelta(minutes=10))
-    from issuer.challenges import ChallengeLimitError
+    from issuer.storage.challenges import ChallengeLimitError
 
     capped.issue("desk", later + timedelta(minutes=10))
     capped.issue("desk", later + timedelta(minutes=10))

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import new_status_list_credential, sign_document
+from issuer.credentials.signing import new_status_list_credential, sign_document
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, SIGNED_AT
 from verifier import bundle_signing_bytes, encode_bundle_signature, format_datetime
 from verifier._status import status_list_file_bytes

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuer._institutions import INSTITUTIONS
-from issuer._keys import Ed25519KeyPair
+from issuer.institutions import INSTITUTIONS
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, Issuers
 from tests.fuzzing import examples, fuzz_call, mutated_text
 from tests.strategies import unsigned_credentials
@@ -177,7 +177,7 @@ def test_status_template_is_packed(issuers: Issuers) -> None:
     """Our issuer's status layout (same index, one list per purpose) costs a few bytes."""
     from datetime import UTC, datetime
 
-    from issuer._signing import new_coverage_credential
+    from issuer.credentials.signing import new_coverage_credential
     from tests.strategies import example_credential
 
     subject = example_credential()["credentialSubject"]

@@ -20,19 +20,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuer._institutions import INSTITUTIONS
+from issuer.institutions import INSTITUTIONS
 from tests.conftest import Issuers
 from tests.fuzzing import examples
 from tests.strategies import unsigned_credentials
-from verifier import CardEncodingError, CardFormatError, _card, encode_card_bytes
+from verifier import (
+    CardEncodingError,
+    CardFormatError,
+    _card,
+    _cardpack,
+    _cardtables,
+    encode_card_bytes,
+)
 
 _CODE_BY_DID = {inst.did: code for code, inst in INSTITUTIONS.items()}
-_ISSUERS = (None, *_card.ISSUERS, "did:web:example.org%3A8443", "https://example.org/x#key-1")
+_ISSUERS = (None, *_cardtables.ISSUERS, "did:web:example.org%3A8443", "https://example.org/x#key-1")
 _MAX_DATETIME = 253_402_300_799
-_PACKED_ANA = _card._pack_name("ANA", _card._Ctx(None)) or b""
+_PACKED_ANA = _cardpack._pack_name("ANA", _cardpack._Ctx(None)) or b""
 
 
-def _packed_codecs(codec: _card._Codec, term: str) -> Iterator[tuple[str, _card._Packed]]:
+def _packed_codecs(codec: _cardpack._Codec, term: str) -> Iterator[tuple[str, _card._Packed]]:
     if isinstance(codec, _card._Packed):
         yield term, codec
     elif isinstance(codec, _card._Shape):
@@ -85,7 +92,7 @@ def test_every_repacked_codec_is_covered() -> None:
 def test_repacks_implies_pack_gives_the_item_back(term: str, item: Any, issuer: str | None) -> None:
     codec = _REPACKING[term]
     assert codec.repacks is not None
-    ctx = _card._Ctx(issuer, check_exact=False)
+    ctx = _cardpack._Ctx(issuer, check_exact=False)
     try:
         text = codec.unpack(item, ctx)
     except (ValueError, TypeError, IndexError, OverflowError):
@@ -111,7 +118,7 @@ def test_repacks_declines_items_that_pack_differently(term: str, item: Any) -> N
     """The items that unpack but do not repack are exactly the ones ``repacks`` declines."""
     codec = _REPACKING[term]
     assert codec.repacks is not None
-    ctx = _card._Ctx("did:web:imss.gob.mx", check_exact=False)
+    ctx = _cardpack._Ctx("did:web:imss.gob.mx", check_exact=False)
     text = codec.unpack(item, ctx)
     assert text is not None
     assert not codec.repacks(item, text)
@@ -273,8 +280,8 @@ def test_encoding_matches_the_uncached_reference(
 )
 def test_datetimes_are_spelled_as_strftime_spells_them(item: int) -> None:
     seconds = item * 86_400 if item < 1_000_000 else item
-    expected = (_card._EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert _card._unpack_datetime(item, _card._Ctx(None)) == expected
+    expected = (_cardpack._EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _cardpack._unpack_datetime(item, _cardpack._Ctx(None)) == expected
 
 
 class _Text(str):

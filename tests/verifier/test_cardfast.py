@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuer._institutions import INSTITUTIONS
+from issuer.institutions import INSTITUTIONS
 from tests.conftest import NOW, Issuers
 from tests.fuzzing import examples
 from tests.strategies import unsigned_credentials
@@ -40,6 +40,8 @@ from verifier import (
     Verifier,
     _card,
     _cardfast,
+    _cardpack,
+    _cardtables,
     _verifier,
     b45encode,
     encode_card,
@@ -202,11 +204,13 @@ def test_validity_period_backwards_is_not_vouched(
 
 def test_non_canonical_items_are_declined(credential: dict[str, Any]) -> None:
     value = cbor2.loads(encode_card_bytes(credential))
-    derived_birth = _card._pack_date(credential["credentialSubject"]["birthDate"], _card._Ctx(None))
+    derived_birth = _cardpack._pack_date(
+        credential["credentialSubject"]["birthDate"], _cardpack._Ctx(None)
+    )
     for edited in (
         _replaced(value, (6, 1), b"\0" + value[6][1]),  # a leading zero byte in a name
         _replaced(value, (6, 4), derived_birth),  # the birth date the CURP already spells
-        _replaced(value, (6, 5, 1), _card.PROGRAMS[value[6][5][1]]),  # a table entry as text
+        _replaced(value, (6, 5, 1), _cardtables.PROGRAMS[value[6][5][1]]),  # a table entry as text
         [*value[:9], value[9], cbor2.undefined],  # a trailing undefined
     ):
         data = cbor2.dumps(edited)

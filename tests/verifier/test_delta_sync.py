@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from issuer import _operator
-from issuer._demo import DEMO_PEOPLE
-from issuer._keys import Ed25519KeyPair
-from issuer.bulk import cli_principal
 from issuer.cli import run as issuer_run
-from issuer.service import StatusAction
+from issuer.credentials.service import StatusAction
+from issuer.demo import DEMO_PEOPLE
+from issuer.keys.files import Ed25519KeyPair
+from issuer.principal import cli_principal
 from tests.conftest import NOW, Issuers
 from tests.issuer._enrolment_data import operator_env
 from tests.verifier._bundles import (

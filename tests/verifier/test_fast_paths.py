@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from issuer._keys import Ed25519KeyPair
+from issuer.keys.files import Ed25519KeyPair
 from tests.strategies import example_credential, unsigned_credentials
 from verifier import (
     ContextLoader,
@@ -33,10 +33,7 @@ from verifier import (
 )
 from verifier._base45 import b45decode
 from verifier._canon import canonicalize_full
-from verifier._card import (
-    _CURP_RADICES,
-    _LETTERS,
-    NAME_ALPHABET,
+from verifier._cardpack import (
     _Ctx,
     _pack_name,
     _pack_uuid,
@@ -45,6 +42,7 @@ from verifier._card import (
     _unpack_name,
     _unpack_uuid,
 )
+from verifier._cardtables import _CURP_RADICES, _LETTERS, NAME_ALPHABET
 from verifier._ed25519 import ed25519_verify
 from verifier._fastcanon import fast_canonicalize
 from verifier._identifiers import curp_check_digit

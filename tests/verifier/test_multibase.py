@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from issuer._keys import Ed25519KeyPair
+from issuer.keys.files import Ed25519KeyPair
 from verifier import (
     ED25519_PRIV_PREFIX,
     ED25519_PUB_PREFIX,

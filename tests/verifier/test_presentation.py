@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from issuer._keys import Ed25519KeyPair
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, Issuers
 from tests.strategies import example_credential
 from verifier import (

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuer._institutions import INSTITUTIONS
-from issuer._signing import new_status_list_credential
+from issuer.credentials.signing import new_status_list_credential
+from issuer.institutions import INSTITUTIONS
 from tests.conftest import Issuers
 from tests.strategies import unsigned_credentials
 from verifier import InMemoryStatusLists, Verdict, Verifier, parse_datetime

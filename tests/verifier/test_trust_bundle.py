@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from issuer._keys import Ed25519KeyPair
-from issuer._signing import sign_document
+from issuer.credentials.signing import sign_document
+from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, SIGNED_AT, Issuers
 from tests.strategies import example_credential
 from tests.verifier._bundles import (

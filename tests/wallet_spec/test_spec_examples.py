@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 import wallet_spec
-from issuer._key_proof import KeyProofError, KeyProofPolicy, verify_key_proof
+from issuer.oid4vci.key_proof import KeyProofError, KeyProofPolicy, verify_key_proof
 from schemas import health_coverage_json_schema
 from verifier import (
     InMemoryStatusLists,

@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .._bundle import AnchorSet
+from .._commandline import EXIT_USAGE, UsageParser, positive_hours
 from .._errors import CredencialError
 from .._time import parse_datetime
-from ..cli import EXIT_USAGE, UsageParser, _positive_hours
 from ._http import CONTENT_SECURITY_POLICY, DeskServer, make_server
 from ._service import COUNTS_FILE, DailyCounts, DeskConfig, DeskService, UnreadableScanError
 
@@ -70,13 +70,13 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
     parser.add_argument(
         "--max-offline-age",
-        type=_positive_hours,
+        type=positive_hours,
         metavar="HOURS",
         help="status lists older than this (since validFrom) are stale (default 168 = 7 days)",
     )
     parser.add_argument(
         "--warn-before",
-        type=_positive_hours,
+        type=positive_hours,
         metavar="HOURS",
         help="warn on the status line this long before the trust data goes stale (default 6)",
     )

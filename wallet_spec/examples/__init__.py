@@ -105,7 +105,7 @@ def example_holder_key() -> Any:
 
 def example_issuer_trust() -> Any:
     """A :class:`verifier.TrustStore` with the example issuer key (IMSS ``key-1``)."""
-    from issuer._keys import Ed25519KeyPair
+    from issuer.keys.files import Ed25519KeyPair
     from verifier import TrustedKey, TrustStore
 
     key = Ed25519KeyPair(_seed_key(ISSUER_SEED))
@@ -124,9 +124,9 @@ def _json(value: Any) -> str:
 
 def build_examples() -> dict[str, str]:
     """Every example file's name and exact content."""
-    from issuer._institutions import INSTITUTIONS
-    from issuer._keys import Ed25519KeyPair
-    from issuer._oid4vci_flow import (
+    from issuer.institutions import INSTITUTIONS
+    from issuer.keys.files import Ed25519KeyPair
+    from issuer.oid4vci.flow import (
         CONFIGURATION_ID,
         PRE_AUTHORIZED_GRANT,
         authorization_server_metadata,
@@ -136,7 +136,7 @@ def build_examples() -> dict[str, str]:
         issuer_metadata,
         new_wallet_credential,
     )
-    from issuer._signing import new_coverage_credential, new_status_list_credential, sign_document
+    from issuer.credentials.signing import new_coverage_credential, new_status_list_credential, sign_document
     from verifier import encode_card, format_datetime
     from wallet_spec.holder import answer_request, key_proof
 

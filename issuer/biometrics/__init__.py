@@ -1,0 +1,1 @@
+"""Biometric templates captured at enrolment: stored, never handed out again."""
