@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from schemas import CREDENCIAL_CONTEXT_URL, HEALTH_COVERAGE_SCHEMA_URL
+from tools.wallet_examples import EXAMPLE_SUBJECT
 from verifier._identifiers import CURP_STATE_CODES, INSTITUTION_CODES, curp_check_digit
-from wallet_spec.examples import EXAMPLE_SUBJECT
 
 __all__ = [
     "ISSUERS",

@@ -536,7 +536,7 @@ _LIST_NUMBER = re.compile(r"(?:0|[1-9][0-9]{0,9})")
 
 
 def _issuer_items(credential: Mapping[str, Any]) -> list[Any]:
-    """The version-1 CBOR items of the issuer's layout (what ``_to_cbor`` writes for it)."""
+    """The version-1 CBOR items of the issuer's layout (what ``_card._to_cbor`` writes for it)."""
     if credential.keys() != _TOP_KEYS:
         raise _NotIssuerLayoutError
     if (

@@ -1,9 +1,10 @@
 """The card form's version-1 dictionary: the value tables, alphabets and limits.
 
-What the generic codec (:mod:`verifier._card`), the value packers (:mod:`verifier._cardpack`)
-and the issuer-layout reader (:mod:`verifier._cardfast`) share, so that none of them imports
-another's internals. The format is specified in ``wallet_spec/card-codec.md``; the tables
-below are the normative dictionary (``verifier._card.dictionary_tables`` lists them by name).
+Shared by the value packers (:mod:`verifier._cardpack`), the generic codec
+(:mod:`verifier._card`) and the issuer-layout reader (:mod:`verifier._cardfast`); it imports none
+of them. The modules go one way: ``_cardtables`` <- ``_cardpack`` <- ``_cardfast`` <- ``_card``.
+The format is specified in ``wallet_spec/card-codec.md``; the tables below are the normative
+dictionary (``verifier._card.dictionary_tables`` lists them by name).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 ``wallet_spec/README.md`` is the contract wallet makers build against (version
 :data:`SPEC_VERSION`); ``wallet_spec.holder`` is the reference holder library and the
-``credencial-wallet`` command line; ``python -m wallet_spec.examples`` regenerates the worked
+``credencial-wallet`` command line; ``python -m tools.wallet_examples`` regenerates the worked
 examples from the code. This package may import ``verifier``; ``verifier`` never imports it, and
-the holder library never imports ``issuer`` (only the example generator does, to show the
-issuer's side with the issuer's own functions).
+nothing in it imports ``issuer``: a wallet reaches an issuer over HTTP only. The example
+generator, which shows the issuer's side with the issuer's own functions, lives outside it.
 """
 
 __all__ = ["SPEC_VERSION"]

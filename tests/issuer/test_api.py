@@ -26,15 +26,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from issuer import api, biometrics, consent, oid4vci, records, units
 from issuer.app import create_app
+from issuer.biometrics import routes as biometrics
 from issuer.cli import run
+from issuer.consent import records
+from issuer.consent import routes as consent
 from issuer.consent.service import AccessControl, JudicialOrderInput
+from issuer.credentials import admin, publication, verification
+from issuer.credentials import routes as credentials
 from issuer.credentials.service import IssuerService
 from issuer.http.errors import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE
 from issuer.institutions import INSTITUTIONS
+from issuer.oid4vci import routes as oid4vci
 from issuer.principal import SCOPES, Principal
 from issuer.storage.tables import Credential, GrantRecord
+from issuer.units import routes as units
 from tests.issuer._workers import make_settings
 from tests.postgres import PostgresServer
 from tests.strategies import example_credential
@@ -563,7 +569,10 @@ PUBLIC = {
     ("POST", "/me/units/search"),
 }
 ROUTERS = [
-    api.router,
+    credentials.router,
+    verification.router,
+    publication.router,
+    admin.router,
     oid4vci.router,
     biometrics.router,
     consent.router,

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from issuer import _batch
 from issuer.cli.operator import build_service
 from issuer.credentials.permutation import permute
 from issuer.credentials.service import IssuerService
+from issuer.enrolment import batch
 from issuer.enrolment.batch import BatchIssuer, allocate_indices
 from issuer.enrolment.bulk import _request, read_outputs, run_bulk
 from issuer.enrolment.rows import EnrolmentRecord, read_records
@@ -254,12 +254,12 @@ def test_a_signature_that_does_not_verify_stops_the_run_before_anything_is_store
             signature[0] ^= 1
             return bytes(signature)
 
-    init = _batch._CheckedSigner.__init__
+    init = batch._CheckedSigner.__init__
 
-    def faulty(self: _batch._CheckedSigner, signer: Any, public: str) -> None:
+    def faulty(self: batch._CheckedSigner, signer: Any, public: str) -> None:
         init(self, FlippingSigner(signer), public)
 
-    monkeypatch.setattr(_batch._CheckedSigner, "__init__", faulty)
+    monkeypatch.setattr(batch._CheckedSigner, "__init__", faulty)
     with pytest.raises(IssuanceCheckError, match="does not verify with its public key"):
         run_bulk(service, write_csv(tmp_path / "p.csv", people(3)), institution="IMSS",
                  out=tmp_path / "out", cards="none", workers=0)  # fmt: skip
@@ -293,7 +293,7 @@ def test_a_signing_worker_killed_during_the_run_stops_it_with_a_clear_error(
     with BatchIssuer(service, "IMSS", actor="cli", batch="x", workers=1) as issuer:
         issuer.submit(requests[:1])  # the worker is up
         pool = issuer._executor()
-        pid = pool.submit(_batch._worker_pid).result()
+        pid = pool.submit(batch._worker_pid).result()
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(ServiceError, match="a signing worker process stopped") as raised:
             issuer.complete(issuer.submit(requests[1:]))

@@ -19,12 +19,12 @@ import pytest
 from PIL import Image
 
 import verifier
-from issuer import bulk
 from issuer.cards.render import CARD_SIZE_PX
 from issuer.cards.sheet import CARDS_PER_PAGE
 from issuer.cli import run
 from issuer.cli.operator import build_service
 from issuer.credentials.service import IssuerService
+from issuer.enrolment import bulk
 from issuer.enrolment.bulk import BulkReport, Progress, output_name, part_name, read_outputs
 from tests.issuer._enrolment_data import (
     count_credentials,

@@ -17,9 +17,9 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import MetaData, create_engine, select
 
 import issuer
-from issuer import _hardening
 from issuer.app import create_app
 from issuer.credentials.service import IssuerService
+from issuer.http import hardening
 from issuer.http.errors import MAX_BODY_BYTES, PROBLEM_MEDIA_TYPE
 from issuer.http.hardening import API_CONTENT_SECURITY_POLICY, AuthFailureLimiter
 from issuer.principal import SCOPES
@@ -308,7 +308,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(_hardening, "_clock", fake)
+    monkeypatch.setattr(hardening, "_clock", fake)
     return fake
 
 

@@ -164,7 +164,7 @@ def test_the_curve_may_be_named_by_oid_or_by_name(
 ) -> None:
     from pkcs11 import Attribute, KeyType, ObjectClass
 
-    from issuer import hsm
+    from issuer.keys import hsm
 
     by_name = b"\x13\x0cedwards25519"
     unknown = bytes.fromhex("06032b6500")  # an OID no token knows: refused, the next form tried

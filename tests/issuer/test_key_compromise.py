@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from issuer import _operator
-from issuer import service as service_module
+from issuer.cli import operator as operator_cli
 from issuer.cli import run as issuer_cli
+from issuer.credentials import service as service_module
 from issuer.credentials.service import IssuerService
 from issuer.errors import ConflictError, NotFoundError, ServiceError
 from issuer.principal import Principal, cli_principal
+from issuer.storage.database import utc
 from issuer.storage.tables import AuditEntry, SigningKey
 from tests.issuer._enrolment_data import operator_env
 from tests.strategies import example_credential
@@ -48,7 +49,7 @@ def _audit(service: IssuerService) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else service_module.utc(moment)
+    return None if moment is None else utc(moment)
 
 
 # -- the service ----------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def test_keys_compromise_cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     db = operator_env(monkeypatch, tmp_path)
-    _operator.build_service(str(db)).db.dispose()  # bootstrap: key-1 of each institution
+    operator_cli.build_service(str(db)).db.dispose()  # bootstrap: key-1 of each institution
     argv = ["keys", "compromise", "--institution", "IMSS", "--key-id", "key-1", "--db", str(db)]
 
     status, out, err = _cli(capsys, *argv, "--at", "2026-01-01T00:00:00-06:00")
@@ -172,7 +173,7 @@ def test_keys_compromise_cli(
         "newKey": KEY2,
     }
     assert "key-2 signs from now on" in err
-    service = _operator.build_service(str(db))
+    service = operator_cli.build_service(str(db))
     try:
         assert service.active_key("IMSS").verification_method == KEY2
     finally:
@@ -220,7 +221,7 @@ def test_a_compromise_reaches_the_verifier_through_the_synced_bundle(
     db = operator_env(monkeypatch, tmp_path)
     start = _now() - timedelta(hours=3)
     clock.current = start
-    service = _operator.build_service(str(db))
+    service = operator_cli.build_service(str(db))
     try:
         clock.current = start + timedelta(minutes=10)
         before = service.issue(cli_principal("IMSS"), {"credentialSubject": _subject()}).document

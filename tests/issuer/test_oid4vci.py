@@ -529,7 +529,8 @@ def test_hostile_requests_are_never_a_500(
 def test_nonces_and_challenges_are_bounded(
     shared_desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from issuer import api, oid4vci
+    from issuer.credentials import verification
+    from issuer.oid4vci import routes as oid4vci
     from issuer.storage.challenges import DatabaseChallengeStore
 
     real_flow = oid4vci._flow
@@ -544,7 +545,7 @@ def test_nonces_and_challenges_are_bounded(
     def capped_store(service: IssuerService) -> DatabaseChallengeStore:
         return DatabaseChallengeStore(service.db, max_outstanding=0)
 
-    monkeypatch.setattr(api, "_challenge_store", capped_store)
+    monkeypatch.setattr(verification, "_challenge_store", capped_store)
     response = shared_desk.client.post(f"{IMSS}/oid4vci/nonce")
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"

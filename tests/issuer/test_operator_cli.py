@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from issuer import _operator
+from issuer.cli import operator as operator_cli
 from issuer.cli import run
 from issuer.credentials.service import IssuerService, StatusAction
 from issuer.enrolment.bulk import CARD_OUTPUTS
@@ -40,7 +40,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 def _service(db: Path) -> IssuerService:
-    return _operator.build_service(str(db))
+    return operator_cli.build_service(str(db))
 
 
 def _issue(db: Path, tmp_path: Path, count: int = 2) -> list[dict[str, Any]]:
@@ -343,13 +343,13 @@ def test_database_url_and_settings(monkeypatch: pytest.MonkeyPatch, db: Path) ->
     from issuer.settings import IssuerSettings
 
     settings = IssuerSettings(_env_file=None)
-    assert _operator.database_url(None, settings) == settings.database_url
-    assert _operator.database_url("x/y.db", settings) == "sqlite:///x/y.db"
+    assert operator_cli.database_url(None, settings) == settings.database_url
+    assert operator_cli.database_url("x/y.db", settings) == "sqlite:///x/y.db"
     url = "postgresql+psycopg://u:secret@h/db"
-    assert _operator.database_url(url, settings) == url
-    assert "secret" not in _operator._shown(url)
+    assert operator_cli.database_url(url, settings) == url
+    assert "secret" not in operator_cli._shown(url)
     monkeypatch.setenv("CREDENCIAL_DATABASE_URL", f"sqlite:///{db}")
-    service = _operator.build_service(None)
+    service = operator_cli.build_service(None)
     try:
         assert service.settings.database_url == f"sqlite:///{db}"
         assert db.exists()
@@ -358,6 +358,6 @@ def test_database_url_and_settings(monkeypatch: pytest.MonkeyPatch, db: Path) ->
 
 
 def test_parser_mirrors_the_service() -> None:
-    assert _operator._SCOPES == SCOPES
-    assert set(_operator._ACTIONS) == {action.value for action in StatusAction}
-    assert _operator._CARDS == CARD_OUTPUTS
+    assert operator_cli._SCOPES == SCOPES
+    assert set(operator_cli._ACTIONS) == {action.value for action in StatusAction}
+    assert operator_cli._CARDS == CARD_OUTPUTS

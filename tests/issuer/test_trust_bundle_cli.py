@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from issuer import _operator
+from issuer.cli import operator as operator_cli
 from issuer.cli import run
 from issuer.credentials.service import StatusAction
 from issuer.demo import DEMO_PEOPLE
@@ -29,7 +29,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A bootstrapped issuer database with IMSS's key rotated once and one revoked credential."""
     path = operator_env(monkeypatch, tmp_path)
-    service = _operator.build_service(str(path))
+    service = operator_cli.build_service(str(path))
     try:
         service.rotate_key("IMSS", actor="test")
         issued = service.issue(

@@ -218,8 +218,16 @@ def test_non_canonical_items_are_declined(credential: dict[str, Any]) -> None:
         assert _generic(data)[0] == "refused"
 
 
-def _without_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_verifier, "read_issuer_card", lambda data: None)
+def _without_reader(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Patch the reader out of the verifier; returns the card bytes it was then asked for (a
+    patch that no longer reaches the verifier's code path would leave the list empty)."""
+    asked: list[bytes] = []
+
+    def no_reader(data: bytes) -> None:
+        asked.append(data)
+
+    monkeypatch.setattr(_verifier, "read_issuer_card", no_reader)
+    return asked
 
 
 def _tampered_signature(credential: dict[str, Any]) -> str:
@@ -265,8 +273,9 @@ def test_verdicts_are_the_same_with_and_without_the_reader(
 
     with_reader = outcomes()
     with monkeypatch.context() as patch:
-        _without_reader(patch)
+        asked = _without_reader(patch)
         assert outcomes() == with_reader
+        assert asked  # the verifier called the patched reader: the comparison is not vacuous
     verdicts = [verdict for verdict, _, _ in with_reader]
     assert Verdict.VALID in verdicts
     assert Verdict.INVALID in verdicts

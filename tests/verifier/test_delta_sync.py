@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from issuer import _operator
+from issuer.cli import operator as operator_cli
 from issuer.cli import run as issuer_run
 from issuer.credentials.service import StatusAction
 from issuer.demo import DEMO_PEOPLE
@@ -281,7 +281,7 @@ def test_issuer_build_with_previous_writes_usable_deltas(
     no_network: list[str],
 ) -> None:
     db = operator_env(monkeypatch, tmp_path)
-    service = _operator.build_service(str(db))
+    service = operator_cli.build_service(str(db))
     try:
         issued = service.issue(
             cli_principal("IMSS"), {"credentialSubject": DEMO_PEOPLE["credential"]}
@@ -309,7 +309,7 @@ def test_issuer_build_with_previous_writes_usable_deltas(
     pinned = AnchorSet.from_file(anchors / "ANCHORS.json")
     assert sync(str(tmp_path / "v1"), state, anchors=pinned).by_full == 2
 
-    service = _operator.build_service(str(db), bootstrap=False)
+    service = operator_cli.build_service(str(db), bootstrap=False)
     try:
         service.change_status(cli_principal("IMSS"), issued.document["id"], StatusAction.REVOKE)
     finally:

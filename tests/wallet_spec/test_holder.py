@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tools.wallet_examples import EXAMPLE_NOW, EXAMPLES_DIR, example_holder_key
 from verifier import (
     InMemoryChallengeStore,
     KeyFormatError,
@@ -23,7 +24,6 @@ from verifier import (
     VerificationResult,
     Verifier,
 )
-from wallet_spec.examples import EXAMPLE_NOW, EXAMPLES_DIR, example_holder_key
 from wallet_spec.holder import (
     CredentialState,
     HolderKey,
@@ -175,7 +175,7 @@ def test_display_states(verdict: Verdict, codes: tuple[ReasonCode, ...], state: 
 
 
 def test_a_wallet_never_shows_valid_without_status_lists() -> None:
-    from wallet_spec.examples import example_issuer_trust
+    from tools.wallet_examples import example_issuer_trust
 
     result = Verifier(example_issuer_trust()).check(
         _credential(), now=EXAMPLE_NOW + timedelta(days=1)

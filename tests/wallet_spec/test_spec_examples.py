@@ -1,6 +1,6 @@
 """The wallet specification cannot drift from the code.
 
-- The example files are exactly what ``wallet_spec.examples`` produces from the code today.
+- The example files are exactly what ``tools.wallet_examples`` produces from the code today.
 - Each JSON example validates against its JSON Schema; negative variants are refused.
 - The examples are true: the key proof verifies for the issuer, the credentials and the
   presentation verify with the example key, the card text decodes to the wallet credential.
@@ -25,14 +25,7 @@ from referencing import Registry, Resource
 import wallet_spec
 from issuer.oid4vci.key_proof import KeyProofError, KeyProofPolicy, verify_key_proof
 from schemas import health_coverage_json_schema
-from verifier import (
-    InMemoryStatusLists,
-    PresentationVerifier,
-    Verifier,
-    decode_card,
-    parse_datetime,
-)
-from wallet_spec.examples import (
+from tools.wallet_examples import (
     EXAMPLE_DOMAIN,
     EXAMPLE_NOW,
     EXAMPLES_DIR,
@@ -40,6 +33,13 @@ from wallet_spec.examples import (
     build_examples,
     example_holder_key,
     example_issuer_trust,
+)
+from verifier import (
+    InMemoryStatusLists,
+    PresentationVerifier,
+    Verifier,
+    decode_card,
+    parse_datetime,
 )
 from wallet_spec.holder import WALLET_ERROR_CODES, CredentialState, credential_state, parse_offer
 
@@ -96,9 +96,9 @@ def _schema_id(name: str) -> str:
 
 def test_the_example_files_are_what_the_code_produces(built: dict[str, str]) -> None:
     on_disk = {p.name for p in EXAMPLES_DIR.iterdir() if p.suffix in {".json", ".txt", ".jwt"}}
-    assert on_disk == set(built), "run: python -m wallet_spec.examples"
+    assert on_disk == set(built), "run: python -m tools.wallet_examples"
     stale = [n for n, text in built.items() if (EXAMPLES_DIR / n).read_text("utf-8") != text]
-    assert not stale, f"stale examples {stale}: run python -m wallet_spec.examples"
+    assert not stale, f"stale examples {stale}: run python -m tools.wallet_examples"
 
 
 def test_every_json_example_has_a_schema(built: dict[str, str]) -> None:

@@ -1,9 +1,10 @@
 """The worked examples of the wallet specification, produced by the code they describe.
 
-``python -m wallet_spec.examples`` rewrites the files in this folder; ``--check`` only compares
-(exit 1 on any difference). ``tests/wallet_spec/test_spec_examples.py`` regenerates them in
-memory and compares, validates each against its JSON Schema, and checks that the Markdown quotes
-them exactly, so the specification cannot drift from the code.
+``python -m tools.wallet_examples`` rewrites the files in ``wallet_spec/examples/``; ``--check``
+only compares (exit 1 on any difference). It lives outside ``wallet_spec/`` because it imports the
+issuer, which the wallet package never does. ``tests/wallet_spec/test_spec_examples.py``
+regenerates them in memory and compares, validates each against its JSON Schema, and checks that
+the Markdown quotes them exactly, so the specification cannot drift from the code.
 
 Everything is fixed so the output is reproducible: the issuer key is the card codec's example
 key (``SHA-256("credencial card-codec example")``), the holder key is
@@ -14,9 +15,11 @@ functions (the ``issuer`` extra); the wallet-side ones use :mod:`wallet_spec.hol
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,10 +38,12 @@ __all__ = [
     "check_examples",
     "example_holder_key",
     "example_issuer_trust",
+    "main",
     "write_examples",
 ]
 
-EXAMPLES_DIR = Path(__file__).resolve().parent
+#: The specification's example files (data of the ``wallet_spec`` package).
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "wallet_spec" / "examples"
 ISSUER_SEED = b"credencial card-codec example"
 HOLDER_SEED = b"credencial wallet-spec example holder"
 #: When the wallet credential is issued and presented (inside every validity period).
@@ -124,6 +129,11 @@ def _json(value: Any) -> str:
 
 def build_examples() -> dict[str, str]:
     """Every example file's name and exact content."""
+    from issuer.credentials.signing import (
+        new_coverage_credential,
+        new_status_list_credential,
+        sign_document,
+    )
     from issuer.institutions import INSTITUTIONS
     from issuer.keys.files import Ed25519KeyPair
     from issuer.oid4vci.flow import (
@@ -136,7 +146,6 @@ def build_examples() -> dict[str, str]:
         issuer_metadata,
         new_wallet_credential,
     )
-    from issuer.credentials.signing import new_coverage_credential, new_status_list_credential, sign_document
     from verifier import encode_card, format_datetime
     from wallet_spec.holder import answer_request, key_proof
 
@@ -278,3 +287,22 @@ def check_examples(folder: Path = EXAMPLES_DIR) -> list[str]:
         for name, content in built.items()
         if not (folder / name).exists() or (folder / name).read_text(encoding="utf-8") != content
     ]
+
+
+def main() -> int:
+    """Write the examples (exit 0), or with ``--check`` list the stale ones (exit 1 if any)."""
+    parser = argparse.ArgumentParser(prog="python -m tools.wallet_examples")
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
+    args = parser.parse_args()
+    if args.check:
+        stale = check_examples()
+        for name in stale:
+            print(f"stale: {EXAMPLES_DIR / name}", file=sys.stderr)
+        return 1 if stale else 0
+    for name in write_examples():
+        print(f"wrote {EXAMPLES_DIR / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
