@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import verifier
@@ -150,6 +151,225 @@ def test_the_cli_loads_no_server_until_serve() -> None:
 def test_issuer_depends_on_verifier_not_the_reverse() -> None:
     issuer_imports = set().union(*(_imports(p) for p in (ROOT / "issuer").rglob("*.py")))
     assert any(name.split(".")[0] == "verifier" for name in issuer_imports)
+
+
+# -- import graph: no circle anywhere ------------------------------------------------------------
+
+#: The packages whose imports must form no circle (tests may import anything).
+PROJECT_PACKAGES = ("verifier", "issuer", "wallet_spec", "schemas", "bench", "tools")
+
+
+def _module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph(root: Path, packages: Sequence[str]) -> dict[str, set[str]]:
+    """Each module of ``packages`` under ``root`` and the project modules it imports.
+
+    Every import counts: at module level, inside functions, under ``if TYPE_CHECKING:``.
+    ``from package import name`` counts as importing ``package.name`` when that is a module,
+    else ``package``; relative imports are resolved.
+    """
+    paths = {
+        _module_name(root, path): path
+        for package in packages
+        for path in sorted((root / package).rglob("*.py"))
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join([*parts[: len(parts) - node.level + 1], node.module or ""])
+                    base = base.rstrip(".")
+                else:
+                    base = node.module or ""
+                targets.update(
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else base
+                    for alias in node.names
+                )
+        found = set()
+        for target in targets:
+            while target and target not in paths:  # ``a.b.name`` -> the module ``a.b``
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+        graph[name] = found
+    return graph
+
+
+def import_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """One circle of imports per strongly connected component of ``graph`` (Tarjan), each as
+    the modules along it; empty when the imports form no circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[set[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return [_circle_in(component, graph) for component in components]
+
+
+def _circle_in(component: set[str], graph: Mapping[str, set[str]]) -> list[str]:
+    """A path through ``component`` that returns to its start (a shortest one from its first)."""
+    start = min(component)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following = []
+        for module in frontier:
+            for target in sorted(graph[module] & component):
+                if target == start:
+                    return paths[module]
+                if target not in paths:
+                    paths[target] = [*paths[module], target]
+                    following.append(target)
+        frontier = following
+    raise AssertionError(f"no circle through {start}")  # pragma: no cover - a component has one
+
+
+def _named(cycles: list[list[str]]) -> str:
+    return "; ".join(" -> ".join([*cycle, cycle[0]]) for cycle in cycles)
+
+
+def test_no_import_circle_anywhere() -> None:
+    graph = module_graph(ROOT, PROJECT_PACKAGES)
+    assert len(graph) > 120
+    assert "issuer.app" in graph["issuer.cli.serve"]
+    cycles = import_cycles(graph)
+    assert not cycles, f"import circles: {_named(cycles)}"
+
+
+def test_the_cycle_checker_names_a_circle(tmp_path: Path) -> None:
+    """A circle closed by an import inside a function and one under TYPE_CHECKING are found."""
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from .sub import b\n")
+    (package / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import c\n"
+    )
+    (package / "c.py").write_text("import pkg.a\nfrom pkg.sub.b import thing\n")
+    (package / "d.py").write_text("from . import a\n")  # into the circle, not part of it
+    graph = module_graph(tmp_path, ["pkg"])
+    assert graph["pkg.a"] == {"pkg.sub.b"}
+    assert graph["pkg.sub.b"] == {"pkg.c"}
+    assert graph["pkg.c"] == {"pkg.a", "pkg.sub.b"}
+    assert graph["pkg.d"] == {"pkg.a"}
+    cycles = import_cycles(graph)
+    assert cycles == [["pkg.a", "pkg.sub.b", "pkg.c"]]
+    assert _named(cycles) == "pkg.a -> pkg.sub.b -> pkg.c -> pkg.a"
+    (package / "c.py").write_text("import json\nimport pkg\n")  # the circle broken
+    assert import_cycles(module_graph(tmp_path, ["pkg"])) == []
+
+
+# -- the issuer: domain packages over shared plumbing ---------------------------------------------
+
+#: Packages of ``issuer/`` that every domain may use and that use no domain.
+ISSUER_FOUNDATIONS = {
+    "http": {"errors", "principal", "settings", "institutions"},  # shared HTTP plumbing
+    "storage": {"settings"},  # engine, tables, migrations, the audit chain, challenges, files
+    "keys": {"settings"},  # key files and the HSM
+}
+#: The domain packages: each holds its rules, its storage access and its routes.
+ISSUER_DOMAINS = frozenset({
+    "credentials", "consent", "oid4vci", "enrolment", "cards", "trust", "units", "biometrics",
+})  # fmt: skip
+
+
+def _issuer_part(module: str) -> str:
+    return module.split(".")[1] if module.count(".") >= 1 else ""
+
+
+def test_the_issuer_is_domain_packages() -> None:
+    top_level = sorted(path.name for path in (ROOT / "issuer").glob("*.py"))
+    assert len(top_level) <= 10, top_level
+    packages = {path.parent.name for path in (ROOT / "issuer").glob("*/__init__.py")}
+    assert ISSUER_DOMAINS | set(ISSUER_FOUNDATIONS) | {"cli"} == packages
+    for package in packages:  # each says what it is
+        assert ast.get_docstring(ast.parse((ROOT / "issuer" / package / "__init__.py").read_text()))
+
+
+def test_shared_issuer_packages_import_no_domain() -> None:
+    graph = module_graph(ROOT, ["issuer"])
+    offenders = {
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if _issuer_part(module) in ISSUER_FOUNDATIONS
+        for target in targets
+        if target.startswith("issuer.")
+        and _issuer_part(target) != _issuer_part(module)
+        and _issuer_part(target) not in ISSUER_FOUNDATIONS[_issuer_part(module)]
+    }
+    assert not offenders
+
+
+def test_issuer_packages_depend_one_way() -> None:
+    """Domains may build on one another, never in a circle (package by package)."""
+    packages: dict[str, set[str]] = {}
+    for module, targets in module_graph(ROOT, ["issuer"]).items():
+        if module != "issuer":
+            packages.setdefault(f"issuer.{_issuer_part(module)}", set()).update(
+                f"issuer.{_issuer_part(t)}"
+                for t in targets
+                if t.startswith("issuer.") and _issuer_part(t) != _issuer_part(module)
+            )
+    assert "issuer.credentials" in packages["issuer.consent"]
+    cycles = import_cycles(packages)
+    assert not cycles, f"package circles: {_named(cycles)}"
+
+
+# -- the verifier: a core, two wings and their command line ---------------------------------------
+
+
+def test_the_wings_and_the_core_keep_apart() -> None:
+    """The core never imports ``cli``, ``sync`` or ``desk``; the wings never import each other
+    or the command line's entry point (they share the core's command-line helper instead)."""
+    graph = module_graph(ROOT, ["verifier"])
+    wing = {"verifier.cli": "cli", "verifier.sync": "sync", "verifier.desk": "desk"}
+
+    def part(module: str) -> str:
+        return next((w for prefix, w in wing.items() if module == prefix or
+                     module.startswith(prefix + ".")), "core")  # fmt: skip
+
+    offenders = {
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if part(target) != part(module)
+        and part(target) != "core"
+        and part(module) != "cli"  # the entry point loads a wing for `sync` or `serve`
+    }
+    assert not offenders
+    assert {"verifier.sync", "verifier.desk"} <= graph["verifier.cli"]
 
 
 PUBLIC_API = {

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from issuer.cli.demo import run_demo
 from issuer.cli.operator import OPERATOR_COMMANDS, add_operator_commands, run_operator
 from issuer.cli.trust import TRUST_COMMANDS, add_trust_commands, run_trust
 from issuer.credentials.signing import sign_document
-from issuer.demo import run_demo
 from issuer.keys.files import Ed25519KeyPair
 from verifier import (
     ContextLoader,
