@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -370,6 +371,23 @@ def test_the_wings_and_the_core_keep_apart() -> None:
     }
     assert not offenders
     assert {"verifier.sync", "verifier.desk"} <= graph["verifier.cli"]
+
+
+def test_the_readme_layout_table_matches_the_tree() -> None:
+    """Every path the README's Layout table names exists, and it names every package."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Layout\n", 1)[1]
+    rows = [line for line in section.split("\n## ", 1)[0].splitlines() if line.startswith("| `")]
+    listed = {path for row in rows for path in re.findall(r"`([^`]+)`", row.split("|")[1])}
+    assert all((ROOT / path).exists() for path in listed), sorted(
+        path for path in listed if not (ROOT / path).exists()
+    )
+    packages = {f"{name}/" for name in (*PROJECT_PACKAGES, "tests")}
+    packages |= {
+        f"{path.parent.relative_to(ROOT).as_posix()}/"
+        for top in ("verifier", "issuer", "wallet_spec")
+        for path in (ROOT / top).glob("*/__init__.py")
+    }
+    assert packages - listed == set()
 
 
 PUBLIC_API = {

@@ -1,6 +1,6 @@
 """Consent-gated access: grants, judicial orders, access decisions and the person's access log.
 
-The business logic behind ``issuer/consent.py`` and ``issuer/records.py`` (HTTP-free):
+The rules behind the routes of ``consent/routes.py`` and ``consent/records.py`` (HTTP-free):
 
 - **Consent grants** are signed by the holder: a presentation (challenge and domain from the
   institution) whose ``id`` is :func:`verifier.consent_statement_id` of the statement
