@@ -96,11 +96,11 @@ def hash_data(
     ``canonical``: the canonical N-Quads of the proof configuration and of the document when
     already known (the card reader computes them for cards in the issuer's layout).
     """
-    if canonical is None:
-        config = _proof_config(proof_options, unsecured_document.get("@context"))
-        canonical = canonicalize(config, loader), canonicalize(unsecured_document, loader)
-    proof_nquads, document_nquads = canonical
     try:
+        if canonical is None:  # pyld's full algorithm hashes quads as it goes: inside the try
+            config = _proof_config(proof_options, unsecured_document.get("@context"))
+            canonical = canonicalize(config, loader), canonicalize(unsecured_document, loader)
+        proof_nquads, document_nquads = canonical
         proof_hash = hashlib.sha256(proof_nquads.encode("utf-8")).digest()
         document_hash = hashlib.sha256(document_nquads.encode("utf-8")).digest()
     except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800": not Unicode text

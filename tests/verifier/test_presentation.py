@@ -433,3 +433,21 @@ def test_presentation_made_now_by_default_verifies(
     assert "created" in presentation["proof"]
     result = PresentationVerifier(verifier, store).check(presentation, domain=DOMAIN)
     assert result.reasons == ()
+
+
+def test_a_lone_surrogate_in_a_presented_credential_is_invalid_not_a_crash(
+    checker: PresentationVerifier,
+    challenges: InMemoryChallengeStore,
+    holder_key: Ed25519KeyPair,
+    holder: str,
+    wallet_credential: dict[str, Any],
+) -> None:
+    """JSON ``"\\ud800"`` is no Unicode text: refused as data loss, found by the fuzzer (pyld's
+    full canonicalization, taken for presentations, used to raise UnicodeEncodeError)."""
+    challenge = challenges.issue(DOMAIN, NOW)
+    text = json.dumps(present([wallet_credential], holder_key, holder, challenge))
+    assert text.count('"id": "urn:uuid:') == 1
+    hostile = text.replace('"id": "urn:uuid:', '"id": "urn:\\ud800uuid:')
+    result = checker.check(hostile, domain=DOMAIN, now=NOW)
+    assert result.verdict is Verdict.INVALID
+    assert [reason.code for reason in result.reasons] == [ReasonCode.DATA_LOSS]

@@ -13,6 +13,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -99,6 +102,22 @@ def test_the_example_files_are_what_the_code_produces(built: dict[str, str]) -> 
     assert on_disk == set(built), "run: python -m tools.wallet_examples"
     stale = [n for n, text in built.items() if (EXAMPLES_DIR / n).read_text("utf-8") != text]
     assert not stale, f"stale examples {stale}: run python -m tools.wallet_examples"
+
+
+def test_the_generator_command_checks_and_names_a_stale_file(tmp_path: Path) -> None:
+    """``python -m tools.wallet_examples --check``: exit 0 on the tree, 1 naming a stale file."""
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "tools.wallet_examples", "--check"]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    copy_root = tmp_path / "tree"
+    shutil.copytree(root / "tools", copy_root / "tools")
+    shutil.copytree(EXAMPLES_DIR, copy_root / "wallet_spec" / "examples")
+    stale = copy_root / "wallet_spec" / "examples" / "nonce-response.json"
+    stale.write_text("{}\n", encoding="utf-8")
+    done = subprocess.run(command, cwd=copy_root, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr == f"stale: {stale}\n"
 
 
 def test_every_json_example_has_a_schema(built: dict[str, str]) -> None:
