@@ -22,7 +22,7 @@ __all__ = ["BIOMETRIC_KEYS", "SENTINEL", "BiometricLeakGuard"]
 
 #: The first 24 bytes of every biometric template a test stores (24: its base64 is stable).
 SENTINEL = b"BIOMETRIC-SENTINEL-7f3a9"
-#: JSON member names that carry biometric data (issuer.biometrics.routes.BIOMETRIC_FIELDS).
+#: JSON member names that carry biometric data (issuer.biometrics.service.BIOMETRIC_FIELDS).
 BIOMETRIC_KEYS = frozenset({"biometricTemplate"})
 #: The OpenAPI document describes the request field; it carries no biometric data.
 _DESCRIBES_FIELDS = ("/openapi.json",)

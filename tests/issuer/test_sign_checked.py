@@ -11,7 +11,8 @@ import pytest
 from issuer.consent.service import AccessControl
 from issuer.credentials.service import IssuerService
 from issuer.errors import IssuanceCheckError
-from issuer.units.routes import MedicalUnit, publish_feed
+from issuer.units.models import MedicalUnit
+from issuer.units.service import publish_feed
 from verifier import decode_multikey, split_proof
 from verifier._proof import verify_signature
 

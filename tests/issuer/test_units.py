@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from issuer.units.routes import MedicalUnit, publish_feed
+from issuer.units.models import MedicalUnit
+from issuer.units.service import publish_feed
 from tests.issuer.test_api import World, assert_problem, sqlite_world_at
 from tests.issuer.test_consent import Holder, grant_document, granted, make_holder
 from verifier import Verdict, Verifier, format_datetime
