@@ -39,6 +39,7 @@ from issuer.http.params import (
     CURP_PATTERN,
     NO_STORE,
     InstitutionCode,
+    ListNumber,
     RequestBody,
     host_institution,
     known_institution,
@@ -54,7 +55,6 @@ LegalCaller = Annotated[Principal, Depends(require("legal"))]
 DpoCaller = Annotated[Principal, Depends(require("dpo"))]
 OrderCaller = Annotated[Principal, Depends(require("legal", "dpo"))]
 GrantId = Annotated[str, PathParam(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
-ListNumber = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 @contextmanager

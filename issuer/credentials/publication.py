@@ -20,14 +20,13 @@ from pydantic import AwareDatetime
 from issuer.credentials.dependencies import ServiceDep
 from issuer.credentials.service import IssuerService
 from issuer.http.errors import problems
-from issuer.http.params import InstitutionCode, host_institution
+from issuer.http.params import InstitutionCode, ListNumber, host_institution
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 Purpose = Annotated[Literal["revocation", "suspension"], PathParam()]
-ListNumber = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Timestamp = Annotated[
     AwareDatetime | None,
     Query(

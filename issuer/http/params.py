@@ -18,6 +18,7 @@ __all__ = [
     "NO_STORE",
     "InstitutionCode",
     "Lang",
+    "ListNumber",
     "RequestBody",
     "host_institution",
     "known_institution",
@@ -48,6 +49,8 @@ InstitutionCode = Annotated[
     str, PathParam(pattern=r"^[A-Za-z-]{1,32}$", description="IMSS, ISSSTE or IMSS-BIENESTAR")
 ]
 Lang = Annotated[Language, Query(description="Language of the reasons' messages.")]
+#: A status list's number in its institution's series (1, 2, ...).
+ListNumber = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 _DOMAINS = {
