@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.desk.conftest import DeskWorld, StartDesk, read_json
+from verifier import encode_card
 from verifier._images import MAX_IMAGE_BYTES
 from verifier.cli import run
 from verifier.desk import (
@@ -150,13 +152,82 @@ def test_a_revoked_card_is_invalid_with_the_reason_and_no_holder(
     assert "GONZÁLEZ" not in json.dumps(result, ensure_ascii=False)
 
 
-def test_a_damaged_card_is_invalid(start_desk: StartDesk, desk_world: DeskWorld) -> None:
-    card = desk_world.valid_card
-    status, result = verify(start_desk(), card[:40] + ("A" if card[40] != "A" else "B") + card[41:])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda card: card[: len(card) // 2],  # the scanner stopped half-way
+        lambda card: card[:40] + card[41:],  # a character dropped
+        lambda card: card[:40] + "#" + card[41:],  # a character outside the card alphabet
+        lambda card: card + "SUS1:",  # two scans run together
+    ],
+    ids=["truncated", "dropped character", "outside the alphabet", "run together"],
+)
+def test_a_damaged_scan_is_no_verdict_and_not_counted(
+    start_desk: StartDesk, desk_world: DeskWorld, damage: Any
+) -> None:
+    server = start_desk()
+    status, result = verify(server, damage(desk_world.valid_card))
+    assert status == 422
+    assert result["error"]["message"] == {
+        "es": "No se pudo leer. Escanee de nuevo.",
+        "en": "It could not be read. Scan again.",
+    }
+    assert result["error"]["detail"].startswith("card ")
+    counts = json.loads(call(server, "GET", "/api/status")[2])["counts"]
+    assert (counts["VALID"], counts["INVALID"], counts["INDETERMINATE"]) == (0, 0, 0)
+
+
+def test_a_forged_card_is_invalid_not_unreadable(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    forged = json.loads(json.dumps(desk_world.valid))
+    forged["credentialSubject"]["givenName"] = "ROSA"
+    status, result = verify(start_desk(), encode_card(forged))
     assert status == 200
     assert result["verdict"] == "INVALID"
+    assert [r["code"] for r in result["reasons"]] == ["SIGNATURE_INVALID"]
     assert result["holder"] is None
-    assert result["reasons"]
+    assert result["idCheck"] is False
+
+
+def test_a_valid_card_asks_for_an_identity_document(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """A card is not bound to whoever holds it (wallet_spec): VALID comes with the reminder."""
+    server = start_desk()
+    status, result = verify(server, desk_world.valid_card)
+    assert (status, result["verdict"], result["form"], result["idCheck"]) == (
+        200,
+        "VALID",
+        "card",
+        True,
+    )
+    result = verify(server, json.dumps(desk_world.valid))[1]
+    assert (result["form"], result["idCheck"]) == ("credential", True)  # no holder proof
+    result = verify(server, desk_world.revoked_card)[1]
+    assert (result["verdict"], result["idCheck"]) == ("INVALID", False)
+
+
+def test_a_camera_frame_is_read_without_a_verdict(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """``/api/read-image``: the card text a frame shows, or null; nothing verified or counted."""
+    pytest.importorskip("zxingcpp")
+    server = start_desk()
+    status, _, body = call(
+        server, "POST", "/api/read-image", desk_world.valid_png.read_bytes(), DESK
+    )
+    assert (status, json.loads(body)) == (200, {"text": desk_world.valid_card})
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (320, 240), "white").save(blank, format="JPEG")
+    for frame in (blank.getvalue(), b"GIF89a not an image we read"):
+        status, _, body = call(server, "POST", "/api/read-image", frame, DESK)
+        assert (status, json.loads(body)) == (200, {"text": None})
+    assert call(server, "POST", "/api/read-image", blank.getvalue())[0] == 403  # no desk header
+    counts = json.loads(call(server, "GET", "/api/status")[2])["counts"]
+    assert (counts["VALID"], counts["INVALID"], counts["INDETERMINATE"]) == (0, 0, 0)
 
 
 def test_stale_status_lists_are_indeterminate_and_the_status_line_says_so(
@@ -272,7 +343,7 @@ def test_text_that_is_no_credential_is_no_verdict(start_desk: StartDesk) -> None
     for text in ("hello", "[1, 2]", b"\xff\xfe".decode("latin-1")):
         status, result = verify(server, text)
         assert status == 422, text
-        assert result["error"]["message"]["en"] == "The code could not be read. Scan again."
+        assert result["error"]["message"]["en"] == "It could not be read. Scan again."
     status, _, raw = call(server, "POST", "/api/verify", b"\xff\xfe\xfd", DESK)
     assert status == 422
     assert json.loads(raw)["error"]["detail"] == "the scan is not UTF-8 text"
