@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.desk.conftest import DeskWorld, StartDesk, read_json
-from verifier import encode_card
+from verifier import encode_card, format_datetime
 from verifier._images import MAX_IMAGE_BYTES
 from verifier.cli import run
 from verifier.desk import (
@@ -233,7 +233,7 @@ def test_a_camera_frame_is_read_without_a_verdict(
 def test_stale_status_lists_are_indeterminate_and_the_status_line_says_so(
     start_desk: StartDesk, desk_world: DeskWorld
 ) -> None:
-    server = start_desk(now=NOW + timedelta(days=2))
+    server = start_desk(now=NOW + timedelta(hours=96))
     status, result = verify(server, desk_world.valid_card)
     assert status == 200
     assert result["verdict"] == "INDETERMINATE"
@@ -244,12 +244,12 @@ def test_stale_status_lists_are_indeterminate_and_the_status_line_says_so(
 
 
 @pytest.mark.parametrize(
-    ("hours", "state"), [(0, "ok"), (16, "ok"), (18, "warning"), (22, "warning"), (23, "stale")]
+    ("hours", "state"), [(0, "ok"), (88, "ok"), (90, "warning"), (94, "warning"), (95, "stale")]
 )
 def test_the_status_line_warns_before_the_lists_go_stale(
     start_desk: StartDesk, desk_world: DeskWorld, hours: int, state: str
 ) -> None:
-    """The lists are valid from NOW - 1 h for 24 h (their ttl): stale at NOW + 23 h."""
+    """The lists are valid from NOW - 1 h for 96 h (their ttl): stale at NOW + 95 h."""
     server = start_desk(now=NOW + timedelta(hours=hours))
     status, _, body = call(server, "GET", "/api/status")
     trust = json.loads(body)["trust"]
@@ -257,8 +257,10 @@ def test_the_status_line_warns_before_the_lists_go_stale(
     assert trust["state"] == state
     assert trust["version"] == 1
     assert trust["ageHours"] == 24 + hours  # the bundle was issued a day before NOW
-    assert trust["staleAt"] == "2026-06-02T11:00:00Z"
+    assert trust["staleAt"] == "2026-06-05T11:00:00Z"
     assert trust["staleCause"] == "status"
+    assert trust["informationSince"] == "2026-06-01T11:00:00Z"  # the lists' validFrom
+    assert trust["informationAgeHours"] == 1 + hours
 
 
 def test_a_clock_set_back_is_named_on_the_status_line(
@@ -502,3 +504,89 @@ def test_credencial_verify_serve_starts_the_page(desk_world: DeskWorld, tmp_path
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+# -- offline for a weekend (issue 20) ------------------------------------------------------------
+
+#: Synced on Friday evening, the desk is used on Monday morning: 60 hours later.
+WEEKEND = timedelta(hours=60)
+
+
+def test_a_desk_synced_60_hours_ago_still_tells_good_from_revoked(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """The default status-list ttl (the issuer's) and --max-offline-age (the desk's) cover a
+    weekend: VALID for a good card, INVALID for one revoked before the sync, never guessed."""
+    server = start_desk(now=NOW + WEEKEND)
+    status, result = verify(server, desk_world.valid_card)
+    assert (status, result["verdict"], result["reasons"]) == (200, "VALID", [])
+    status, result = verify(server, desk_world.revoked_card)
+    assert (status, result["verdict"]) == (200, "INVALID")
+    assert [r["code"] for r in result["reasons"]] == ["REVOKED"]
+    trust = result["status"]["trust"]
+    assert trust["state"] == "ok"
+    assert trust["informationAgeHours"] == 61  # the lists were made an hour before the sync
+    assert trust["staleInHours"] == 35
+
+
+def _serve_status(desk_world: DeskWorld, tmp_path: Path, *options: str) -> dict[str, Any]:
+    """Start ``credencial-verify serve`` with ``options``; its status and a card's verdict."""
+    code = "import sys; from verifier.cli import main; sys.argv[0] = 'credencial-verify'; main()"
+    argv = ["serve", "--trust-dir", str(desk_world.trust_dir), "--port", "0", "--quiet"]
+    argv += ["--counts", str(tmp_path / "c.json"), *options]
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", process.stdout.readline())
+        assert match
+        connection = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=10)
+        connection.request("POST", "/api/verify", desk_world.valid_card, DESK)
+        result: dict[str, Any] = json.loads(connection.getresponse().read())
+        connection.close()
+        return result
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "verdict", "state"),
+    [
+        ((), "VALID", "ok"),  # the default: 7 days, so the lists' own 96 h decide
+        (("--max-offline-age", "72"), "VALID", "ok"),
+        (("--max-offline-age", "48"), "INDETERMINATE", "stale"),  # as the README says
+    ],
+)
+def test_serve_max_offline_age_does_what_the_readme_says(
+    desk_world: DeskWorld, tmp_path: Path, options: tuple[str, ...], verdict: str, state: str
+) -> None:
+    monday = format_datetime(NOW + WEEKEND)
+    result = _serve_status(desk_world, tmp_path, "--now", monday, *options)
+    assert result["verdict"] == verdict
+    assert result["status"]["trust"]["state"] == state
+    if verdict == "INDETERMINATE":
+        assert {r["code"] for r in result["reasons"]} == {"STATUS_STALE"}
+
+
+@pytest.mark.parametrize(
+    ("options", "exit_status"),
+    [((), 0), (("--max-offline-age", "72"), 0), (("--max-offline-age", "48"), 2)],
+)
+def test_verify_max_offline_age_does_what_the_readme_says(
+    desk_world: DeskWorld,
+    capsys: pytest.CaptureFixture[str],
+    options: tuple[str, ...],
+    exit_status: int,
+) -> None:
+    """``credencial-verify --trust-dir desk/ --max-offline-age 48 ...``: lists older than 48 h
+    are stale (INDETERMINATE, exit 2); without it a weekend offline is fine."""
+    monday = format_datetime(NOW + WEEKEND)
+    argv = ["--trust-dir", str(desk_world.trust_dir), "--now", monday, *options]
+    assert run([*argv, desk_world.valid_card]) == exit_status
+    revoked = run([*argv, desk_world.revoked_card])
+    assert revoked == (1 if exit_status == 0 else 2)  # stale lists are not read: never VALID
+    capsys.readouterr()
