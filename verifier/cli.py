@@ -177,7 +177,7 @@ def _sync_parser() -> argparse.ArgumentParser:
 
 def run_sync(argv: Sequence[str]) -> int:
     """``credencial-verify sync``; returns the exit status."""
-    from .sync import sync  # the only module allowed to use the network
+    from .sync import SyncInterruptedError, sync  # the only module allowed to use the network
 
     try:
         args = _sync_parser().parse_args(argv)
@@ -190,6 +190,13 @@ def run_sync(argv: Sequence[str]) -> int:
     except TrustBundleError as exc:
         print(f"credencial-verify sync: refused [{exc.code.value}]: {exc}", file=sys.stderr)
         return 1
+    except SyncInterruptedError as exc:
+        print(
+            f"credencial-verify sync: {exc}; nothing was installed: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except (CredencialError, OSError, ValueError) as exc:
         print(f"credencial-verify sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -198,7 +205,8 @@ def run_sync(argv: Sequence[str]) -> int:
         f"credencial-verify sync: installed trust bundle version {bundle.version} "
         f"({len(bundle.institutions)} institutions, {len(bundle.keys())} keys, "
         f"{len(bundle.status_lists()) - len(result.missing)} status lists: "
-        f"{result.by_delta} by delta, {result.by_full} full; {result.transferred} bytes read); "
+        f"{result.by_delta} by delta, {result.by_full} full, {result.unchanged} unchanged; "
+        f"{result.transferred} bytes read); "
         f"expires {format_datetime(bundle.expires)}",
         file=sys.stderr,
     )

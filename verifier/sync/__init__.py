@@ -29,6 +29,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import ssl
 import tempfile
 import urllib.error
 import urllib.parse
@@ -46,7 +47,7 @@ from .._status_delta import StatusDeltaError, apply_bundle_delta, apply_status_d
 from .._time import format_datetime
 from .._trust_state import BUNDLE_FILE, CURRENT, STATE_FILE, TrustState, current_dir
 
-__all__ = ["CURRENT", "SyncInterruptedError", "SyncResult", "current_dir", "sync"]
+__all__ = ["CURRENT", "DOWNLOADS", "SyncInterruptedError", "SyncResult", "current_dir", "sync"]
 
 SNAPSHOTS = "snapshots"
 DOWNLOADS = "downloads"
@@ -132,6 +133,8 @@ class _Source:
         except urllib.error.HTTPError as exc:  # the server answered: not published there
             raise OSError(f"{url}: HTTP {exc.code} {exc.reason}") from None
         except (OSError, http.client.HTTPException) as exc:  # lost, refused, timed out
+            if isinstance(getattr(exc, "reason", exc), ssl.SSLCertVerificationError):
+                raise OSError(f"{url}: the server's certificate is not trusted: {exc}") from None
             raise SyncInterruptedError(f"the download of {url} broke off: {exc}") from None
         self.transferred += len(data)
         if length.isdecimal() and len(data) < int(length):
