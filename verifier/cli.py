@@ -153,9 +153,10 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
     if result.credential is not None and result.verdict is not Verdict.INVALID:
         for line in _holder_lines(result.credential, lang):
             print(f"  {line}")
-    for reason in result.reasons:
-        print(f"  [{reason.code.value}] {reason.summary(lang)}")
-        print(f"      {reason.detail}")
+    details = "detalles" if lang == "es" else "details"
+    for reason in result.reasons:  # the sentence first; the code and the detail under it
+        print(f"  {reason.summary(lang)}")
+        print(f"      {details}: [{reason.code.value}] {reason.detail}")
 
 
 def _sync_parser() -> argparse.ArgumentParser:
