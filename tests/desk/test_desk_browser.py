@@ -422,3 +422,24 @@ def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CREDENCIAL_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="CREDENCIAL_REQUIRE_BROWSER=1 requires"):
         _unavailable("/usr/bin/chromium is not installed")
+
+
+def test_a_desk_synced_60_hours_ago_on_monday_morning(
+    open_desk: OpenDesk, desk_world: DeskWorld
+) -> None:
+    """Synced on Friday evening: the status line says how old the information is, a good card
+    is VALID and one revoked before the sync is NO VÁLIDA."""
+    from playwright.sync_api import expect
+
+    desk = open_desk(now=NOW + timedelta(hours=60))
+    page = desk.page
+    expect(page.locator("#trust-line")).to_have_attribute("data-state", "ok")
+    expect(page.locator("#trust-line")).to_have_text(
+        "Paquete de confianza v1 · información de hace 2 días 13 h · vigente 35 h más"
+    )
+    desk.scan(desk_world.valid_card)
+    desk.shows("VALID")
+    desk.scan(desk_world.revoked_card)
+    desk.shows("INVALID")
+    expect(page.locator("#details")).to_have_text("Detalles: REVOKED")
+    desk.screenshot("monday-morning")
