@@ -10,6 +10,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The default validity and ``ttl`` of a status list: four days. A desk that synced on Friday
+#: evening still judges cards on Monday morning (lists are re-signed within the hour before a
+#: bundle is built); a revocation reaches an offline desk only at its next sync.
+STATUS_LIST_TTL = timedelta(hours=96)
+
 __all__ = ["IssuerSettings"]
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
@@ -41,8 +46,10 @@ class IssuerSettings(BaseSettings):
     pkcs11_pin_file: Path | None = None
     #: Entries per status list (Bitstring Status List minimum: 131,072).
     status_list_size: int = Field(default=131_072, ge=131_072)
-    #: How long a served status list is valid, and its ``ttl`` / ``Cache-Control: max-age``.
-    status_list_ttl: timedelta = timedelta(hours=24)
+    #: How long a served status list is valid (``validUntil``), and its ``ttl`` /
+    #: ``Cache-Control: max-age``: how long a desk may judge cards offline after a sync
+    #: (README "Offline for a weekend"; the default covers Friday evening to Monday morning).
+    status_list_ttl: timedelta = STATUS_LIST_TTL
     #: Default validity of a new credential.
     credential_validity: timedelta = timedelta(days=5 * 365)
     #: Browser origins allowed to call the API cross-origin (CORS), e.g.

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_BUNDLE_BYTES",
     "AnchorKey",
     "AnchorSet",
+    "BundleDelta",
     "BundleInstitution",
     "BundleStatusDelta",
     "BundleStatusList",
@@ -197,6 +198,27 @@ class BundleStatusDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class BundleDelta:
+    """One delta file for every status list that changed since bundle ``from_version``
+    (``signed.statusDelta``; :func:`verifier._status_delta.apply_bundle_delta`)."""
+
+    path: str
+    sha256: str  # of the delta file's bytes
+    from_version: int
+
+    @classmethod
+    def from_json(cls, entry: object) -> BundleDelta:
+        """From ``signed.statusDelta``."""
+        if not isinstance(entry, Mapping):
+            raise TrustBundleError("signed.statusDelta must be an object")
+        path = _safe_relative_path(entry.get("path"), "signed.statusDelta")
+        version = entry.get("fromVersion")
+        if path is None or type(version) is not int or version < 1:
+            raise TrustBundleError("signed.statusDelta needs a 'path' and a 'fromVersion'")
+        return cls(path, _sha256_hex(entry.get("sha256"), "signed.statusDelta"), version)
+
+
+@dataclass(frozen=True, slots=True)
 class BundleStatusList:
     """A status list credential named by a bundle: where it is published and its file's hash."""
 
@@ -281,6 +303,8 @@ class TrustBundle:
     institutions: tuple[BundleInstitution, ...]
     #: SHA-256 (hex) of the signed bytes: two bundles with one version must not differ.
     digest: str = ""
+    #: The delta from an earlier bundle's status lists, if the bundle names one.
+    status_delta: BundleDelta | None = None
 
     def keys(self) -> tuple[TrustedKey, ...]:
         """Every institution key in the bundle."""
@@ -318,7 +342,11 @@ def _parse_signed(signed: Mapping[str, Any]) -> TrustBundle:
     if len(set(key_ids)) != len(key_ids) or len(set(urls)) != len(urls):
         raise TrustBundleError("a key id or a status list URL is listed twice")
     digest = hashlib.sha256(bundle_signing_bytes(signed)).hexdigest()
-    return TrustBundle(version, issued, expires, anchor, parsed, digest)
+    raw_delta = signed.get("statusDelta")
+    delta = None if raw_delta is None else BundleDelta.from_json(raw_delta)
+    if delta is not None and delta.from_version >= version:
+        raise TrustBundleError("signed.statusDelta must start from an earlier version")
+    return TrustBundle(version, issued, expires, anchor, parsed, digest, delta)
 
 
 def load_trust_bundle(

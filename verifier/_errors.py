@@ -109,11 +109,19 @@ class ReasonCode(StrEnum):
     DOMAIN_MISMATCH = "DOMAIN_MISMATCH"
 
     @property
+    def unreadable(self) -> bool:
+        """Whether the input could not be read at all (not a complete, well-formed card or
+        credential: truncated, a character outside the card alphabet, Base45, CBOR or JSON that
+        does not parse). Nothing was judged: a front end asks to scan again (ADR 0003)."""
+        return self in _UNREADABLE_CODES
+
+    @property
     def problem_type(self) -> str:
         """The W3C problem-detail type URL for this reason (VC DM 2.0, Data Integrity, BSL)."""
         return _PROBLEM_TYPES.get(self, _OURS + self.value)
 
 
+_UNREADABLE_CODES = frozenset({ReasonCode.MALFORMED_INPUT, ReasonCode.CARD_MALFORMED})
 _MALFORMED_VALUE_CODES = (
     ReasonCode.CONTEXT_INVALID,
     ReasonCode.TYPE_INVALID,

@@ -56,6 +56,11 @@ class Reason:
     code: ReasonCode
     detail: str
 
+    @property
+    def unreadable(self) -> bool:
+        """The input could not be read (see :attr:`ReasonCode.unreadable`)."""
+        return self.code.unreadable
+
     def summary(self, lang: Language = "es") -> str:
         """A plain sentence for the person at the desk."""
         return reason_summary(self.code, lang)
@@ -83,6 +88,19 @@ class VerificationResult:
     def is_valid(self) -> bool:
         """True only for the VALID verdict."""
         return self.verdict is Verdict.VALID
+
+    @property
+    def unreadable(self) -> bool:
+        """Nothing could be read: no credential, every reason of the unreadable class.
+
+        Not a judgement of any credential (its verdict is never VALID): a front end shows "scan
+        again", never INVALID. A readable credential that fails a check is not unreadable.
+        """
+        return (
+            self.credential is None
+            and bool(self.reasons)
+            and all(reason.unreadable for reason in self.reasons)
+        )
 
     def to_json(self, lang: Language = "es") -> dict[str, Any]:
         """``{"verdict", "reasons": [{"code", "message", ...}], "credential", "checkedAt"}``."""

@@ -21,7 +21,7 @@ from ._bundle import AnchorSet
 from ._card import is_card_text
 from ._commandline import EXIT_USAGE, UsageParser, positive_hours
 from ._contexts import load_context_file
-from ._errors import CredencialError, ReasonCode, TrustBundleError
+from ._errors import CredencialError, TrustBundleError
 from ._images import decode_qr_image, image_format
 from ._messages import Language, verdict_label
 from ._status import InMemoryStatusLists, StatusListSource
@@ -33,6 +33,13 @@ from ._verifier import Verdict, VerificationResult, Verifier, VerifierConfig
 __all__ = ["EXIT_CODES", "EXIT_USAGE", "UsageParser", "main"]
 
 EXIT_CODES = {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.INDETERMINATE: 2}
+#: The subcommands (``credencial-verify NAME --help`` for each), listed by ``--help``.
+SUBCOMMANDS = {
+    "sync": "sync URL|DIR --state DIR [--anchors ANCHORS.json]: install a signed trust bundle "
+    "and its status lists (the only subcommand that uses the network)",
+    "serve": "serve --trust-dir DIR: the front-desk page on this machine "
+    "(http://127.0.0.1:8765/), offline",
+}
 # EXIT_USAGE and UsageParser live in ._commandline (shared with the wings); they are re-exported
 # here for the issuer's and the wallet's command lines.
 
@@ -46,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="credencial-verify",
         description="Verify a health-coverage credential offline. "
         "Exit status: 0 VALID, 1 INVALID, 2 INDETERMINATE, 64 usage or input error.",
+        epilog="subcommands (credencial-verify NAME --help for their options):\n"
+        + "\n".join(f"  credencial-verify {text}" for text in SUBCOMMANDS.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "input",
@@ -143,9 +153,10 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
     if result.credential is not None and result.verdict is not Verdict.INVALID:
         for line in _holder_lines(result.credential, lang):
             print(f"  {line}")
-    for reason in result.reasons:
-        print(f"  [{reason.code.value}] {reason.summary(lang)}")
-        print(f"      {reason.detail}")
+    details = "detalles" if lang == "es" else "details"
+    for reason in result.reasons:  # the sentence first; the code and the detail under it
+        print(f"  {reason.summary(lang)}")
+        print(f"      {details}: [{reason.code.value}] {reason.detail}")
 
 
 def _sync_parser() -> argparse.ArgumentParser:
@@ -167,7 +178,7 @@ def _sync_parser() -> argparse.ArgumentParser:
 
 def run_sync(argv: Sequence[str]) -> int:
     """``credencial-verify sync``; returns the exit status."""
-    from .sync import sync  # the only module allowed to use the network
+    from .sync import SyncInterruptedError, sync  # the only module allowed to use the network
 
     try:
         args = _sync_parser().parse_args(argv)
@@ -180,6 +191,13 @@ def run_sync(argv: Sequence[str]) -> int:
     except TrustBundleError as exc:
         print(f"credencial-verify sync: refused [{exc.code.value}]: {exc}", file=sys.stderr)
         return 1
+    except SyncInterruptedError as exc:
+        print(
+            f"credencial-verify sync: {exc}; nothing was installed: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except (CredencialError, OSError, ValueError) as exc:
         print(f"credencial-verify sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -188,7 +206,8 @@ def run_sync(argv: Sequence[str]) -> int:
         f"credencial-verify sync: installed trust bundle version {bundle.version} "
         f"({len(bundle.institutions)} institutions, {len(bundle.keys())} keys, "
         f"{len(bundle.status_lists()) - len(result.missing)} status lists: "
-        f"{result.by_delta} by delta, {result.by_full} full; {result.transferred} bytes read); "
+        f"{result.by_delta} by delta, {result.by_full} full, {result.unchanged} unchanged; "
+        f"{result.transferred} bytes read); "
         f"expires {format_datetime(bundle.expires)}",
         file=sys.stderr,
     )
@@ -237,8 +256,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"credencial-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     result = verifier.check(text, now=now)
-    unreadable = result.reasons and result.reasons[0].code is ReasonCode.MALFORMED_INPUT
-    if result.credential is None and unreadable:  # neither JSON nor a card: not a verdict
+    if result.unreadable:  # not a whole, well-formed card or JSON: not a verdict
         print(f"credencial-verify: {result.reasons[0].detail}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:

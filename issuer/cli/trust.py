@@ -68,7 +68,7 @@ def add_trust_commands(commands: argparse._SubParsersAction[Any]) -> None:
     build.add_argument(
         "--previous",
         metavar="PREV_DIR",
-        help="folder of the previous bundle: also write deltas from its status lists",
+        help="folder of the previous bundle: also write one delta from its status lists",
     )
     sign = bundle_commands.add_parser("sign", help="add (or replace) one anchor signature")
     sign.add_argument("bundle", metavar="BUNDLE.json")
@@ -121,12 +121,13 @@ def _build(args: argparse.Namespace) -> int:
             service.db.dispose()
     signed = bundle["signed"]
     lists = sum(len(i["statusLists"]) for i in signed["institutions"])
-    deltas = sum("delta" in e for i in signed["institutions"] for e in i["statusLists"])
+    delta = signed.get("statusDelta")
+    since = f"a delta from version {delta['fromVersion']}" if delta else "no delta"
     keys = sum(len(i["keys"]) for i in signed["institutions"])
     print(args.out)
     print(
         f"trust-bundle: version {signed['version']}, {len(signed['institutions'])} institutions, "
-        f"{keys} keys, {lists} status lists ({deltas} with a delta); expires {signed['expires']}; "
+        f"{keys} keys, {lists} status lists ({since}); expires {signed['expires']}; "
         f"needs {signed['anchor']['threshold']} anchor signatures",
         file=sys.stderr,
     )

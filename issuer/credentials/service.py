@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 _MAX_ALLOCATION_ATTEMPTS = 20
+#: A cached signed status list whose bits have not changed is served again for at most this long.
+_RESIGN = timedelta(hours=1)
 
 
 class StatusAction(StrEnum):
@@ -666,7 +668,8 @@ class IssuerService:
         signer_id = signer.key_id if signer is not None else ""
         cache_key = (institution, purpose, number, hashlib.sha256(bits).digest(), signer_id)
         cached = self._signed_lists.get(cache_key) if at is None else None
-        if cached is not None and now - utc_parse(cached["validFrom"]) < ttl / 4:
+        # Re-signed within the hour: a list's offline life (its ttl) starts at most an hour early.
+        if cached is not None and now - utc_parse(cached["validFrom"]) < min(ttl / 4, _RESIGN):
             return cached
         valid_from = at.astimezone(UTC).replace(microsecond=0) if at is not None else now
         unsigned = new_status_list_credential(

@@ -11,6 +11,7 @@ from typing import Any
 import schemas
 from issuer.institutions import Institution
 from issuer.keys.files import Ed25519KeyPair
+from issuer.settings import STATUS_LIST_TTL
 from verifier import (
     CREDENTIALS_V2_URL,
     ContextLoader,
@@ -122,7 +123,7 @@ def new_status_list_credential(
     purpose: str,
     set_indices: frozenset[int] = frozenset(),
     valid_from: datetime,
-    ttl: timedelta = timedelta(hours=24),
+    ttl: timedelta = STATUS_LIST_TTL,
     size: int = STATUS_LIST_SIZE,
 ) -> dict[str, Any]:
     """An unsigned BitstringStatusListCredential for ``purpose``, bits at ``set_indices`` set."""

@@ -23,7 +23,7 @@ from issuer.storage.files import atomic_write
 from verifier import CredencialError, decode_multibase, format_datetime
 from verifier._bundle import AnchorSet, bundle_signing_bytes, encode_bundle_signature
 from verifier._status import status_list_file_bytes
-from verifier._status_delta import StatusDeltaError, make_status_delta, status_delta_file_bytes
+from verifier._status_delta import make_bundle_delta, status_delta_file_bytes
 
 if TYPE_CHECKING:
     from issuer.credentials.service import IssuerService
@@ -87,24 +87,12 @@ def previous_version(path: Path) -> int | None:
     return version
 
 
-def _status_entry(
-    credential: Mapping[str, Any], status_dir: Path, name: str, previous: Path | None
-) -> dict[str, Any]:
-    """Write one status list file (and its delta from ``previous``'s copy); its bundle entry.
-
-    The previous file is read before the new one is written, so ``previous`` may be the folder
-    being rebuilt.
-    """
-    old = None
-    if previous is not None:
-        try:
-            old = (previous / STATUS_DIR / name).read_bytes()
-        except OSError:
-            old = None
+def _status_entry(credential: Mapping[str, Any], status_dir: Path, name: str) -> dict[str, Any]:
+    """Write one status list file; its bundle entry."""
     data = status_list_file_bytes(credential)
     status_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(status_dir / name, data)
-    entry: dict[str, Any] = {
+    return {
         "url": credential["id"],
         "purpose": credential["credentialSubject"]["statusPurpose"],
         "validFrom": credential["validFrom"],
@@ -112,29 +100,66 @@ def _status_entry(
         "path": f"{STATUS_DIR}/{name}",
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    delta_name = name.removesuffix(".json") + ".delta.json"
-    try:
-        delta = None if old is None else make_status_delta(old, data)
-    except StatusDeltaError:
-        delta = None
-    if delta is None:
-        (status_dir / delta_name).unlink(missing_ok=True)
-        return entry
-    delta_data = status_delta_file_bytes(delta)
-    atomic_write(status_dir / delta_name, delta_data)
-    entry["delta"] = {
-        "path": f"{STATUS_DIR}/{delta_name}",
-        "sha256": hashlib.sha256(delta_data).hexdigest(),
-        "fromSha256": delta["fromSha256"],
+
+
+def _previous_lists(previous: Path, out: Path) -> tuple[int, dict[str, bytes]] | None:
+    """The version of the bundle in folder ``previous`` and its status list files (URL →
+    bytes, each checked against the bundle's hash); ``None`` if there is no bundle there."""
+    candidates = [
+        previous / out.name,
+        previous / "trust-bundle.json",
+        *sorted(previous.glob("*.json")),
+    ]
+    for path in dict.fromkeys(candidates):
+        try:
+            document = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        signed = document.get("signed") if isinstance(document, dict) else None
+        if not isinstance(signed, dict) or signed.get("type") != BUNDLE_TYPE:
+            continue
+        version = signed.get("version")
+        if type(version) is not int:
+            continue
+        files: dict[str, bytes] = {}
+        for institution in signed.get("institutions", []):
+            for entry in (
+                institution.get("statusLists", []) if isinstance(institution, dict) else []
+            ):
+                try:
+                    data = (previous / str(entry["path"])).read_bytes()
+                except (OSError, KeyError, TypeError):
+                    continue
+                if hashlib.sha256(data).hexdigest() == entry.get("sha256"):
+                    files[str(entry["url"])] = data
+        return version, files
+    return None
+
+
+def _write_delta(
+    signed: dict[str, Any], out_dir: Path, previous: tuple[int, dict[str, bytes]]
+) -> None:
+    """Write the one delta from the previous bundle's status lists; name it in ``signed``."""
+    from_version, old = previous
+    new: dict[str, bytes] = {}
+    for institution in signed["institutions"]:
+        for entry in institution["statusLists"]:
+            new[entry["url"]] = (out_dir / entry["path"]).read_bytes()
+    delta = make_bundle_delta(old, new, from_version=from_version)
+    if not delta["lists"]:
+        return
+    data = status_delta_file_bytes(delta)
+    name = f"{STATUS_DIR}/delta-from-v{from_version}.json"
+    atomic_write(out_dir / name, data)
+    signed["statusDelta"] = {
+        "path": name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "fromVersion": from_version,
     }
-    return entry
 
 
-def _institutions(
-    service: IssuerService, out_dir: Path, previous: Path | None = None
-) -> list[dict[str, Any]]:
-    """Every institution with its keys and its current signed status lists (written to files,
-    with a delta file for each list ``previous`` (an earlier bundle folder) holds)."""
+def _institutions(service: IssuerService, out_dir: Path) -> list[dict[str, Any]]:
+    """Every institution with its keys and its current signed status lists (written to files)."""
     from sqlalchemy import select
 
     from issuer.credentials.signing import STATUS_PURPOSES
@@ -172,7 +197,7 @@ def _institutions(
             for purpose in STATUS_PURPOSES:
                 credential = service.status_list_credential(code, purpose, number)
                 name = f"{code.lower()}-{purpose}-{number}.json"
-                status_lists.append(_status_entry(credential, status_dir, name, previous))
+                status_lists.append(_status_entry(credential, status_dir, name))
         result.append(
             {
                 "code": institution.code,
@@ -185,9 +210,7 @@ def _institutions(
     return result
 
 
-def _fragment_institutions(
-    fragment: Path, out_dir: Path, previous: Path | None
-) -> list[dict[str, Any]]:
+def _fragment_institutions(fragment: Path, out_dir: Path) -> list[dict[str, Any]]:
     """Institutions of a bundle built elsewhere (e.g. by each institution on its own service),
     with their status-list files checked against the fragment's hashes and copied here."""
     document = _read_object(fragment, "bundle fragment")
@@ -211,7 +234,7 @@ def _fragment_institutions(
             if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
                 raise TrustBundleError(f"{source}: does not match its hash in {fragment}")
             credential = json.loads(data)  # hashed bytes of our own JSON files: parseable
-            copied = _status_entry(credential, out_dir / STATUS_DIR, source.name, previous)
+            copied = _status_entry(credential, out_dir / STATUS_DIR, source.name)
             if copied["sha256"] != entry["sha256"]:
                 raise TrustBundleError(f"{source}: is not in the canonical status-list form")
             entries.append(copied)
@@ -235,8 +258,9 @@ def build_bundle(
     Institutions come from ``service``'s database and from ``fragments``: bundles built by
     ``trust-bundle build`` on other issuer services (one per institution, say), merged here.
 
-    With ``previous_dir`` (the folder of an earlier bundle, possibly ``out``'s own), each status
-    list it holds also gets a delta file, named in the bundle entry's ``delta``.
+    With ``previous_dir`` (the folder of an earlier bundle, possibly ``out``'s own), one delta
+    file rebuilds every changed status list from that bundle's (``signed.statusDelta``; read
+    before anything is written, so the folder may be rebuilt in place).
 
     ``version`` defaults to the version of the bundle already at ``out`` plus one (else 1); a
     version not above the existing one is refused (verifiers would refuse it as a rollback).
@@ -247,6 +271,9 @@ def build_bundle(
     elif previous is not None and version <= previous:
         raise TrustBundleError(f"version {version} is not above the existing bundle's {previous}")
     issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    before = None if previous_dir is None else _previous_lists(previous_dir, out)
+    if before is not None and before[0] >= version:
+        raise TrustBundleError(f"--previous holds version {before[0]}, not below {version}")
     out.parent.mkdir(parents=True, exist_ok=True)
     signed = {
         "type": BUNDLE_TYPE,
@@ -255,19 +282,21 @@ def build_bundle(
         "issued": format_datetime(issued),
         "expires": format_datetime(issued + expires_in),
         "anchor": dict(anchors),
-        "institutions": _merged_institutions(service, out.parent, previous_dir, fragments),
+        "institutions": _merged_institutions(service, out.parent, fragments),
     }
+    if before is not None:
+        _write_delta(signed, out.parent, before)
     bundle = {"signed": signed, "signatures": []}
     _write(out, bundle)
     return bundle
 
 
 def _merged_institutions(
-    service: IssuerService | None, out_dir: Path, previous: Path | None, fragments: tuple[Path, ...]
+    service: IssuerService | None, out_dir: Path, fragments: tuple[Path, ...]
 ) -> list[dict[str, Any]]:
-    institutions = [] if service is None else _institutions(service, out_dir, previous)
+    institutions = [] if service is None else _institutions(service, out_dir)
     for fragment in fragments:
-        institutions.extend(_fragment_institutions(fragment, out_dir, previous))
+        institutions.extend(_fragment_institutions(fragment, out_dir))
     codes = [institution["code"] for institution in institutions]
     duplicated = sorted({code for code in codes if codes.count(code) > 1})
     if duplicated:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import NOW
 from tests.desk.conftest import DeskWorld, StartDesk, read_json
+from verifier import encode_card, format_datetime
 from verifier._images import MAX_IMAGE_BYTES
 from verifier.cli import run
 from verifier.desk import (
@@ -150,19 +152,88 @@ def test_a_revoked_card_is_invalid_with_the_reason_and_no_holder(
     assert "GONZÁLEZ" not in json.dumps(result, ensure_ascii=False)
 
 
-def test_a_damaged_card_is_invalid(start_desk: StartDesk, desk_world: DeskWorld) -> None:
-    card = desk_world.valid_card
-    status, result = verify(start_desk(), card[:40] + ("A" if card[40] != "A" else "B") + card[41:])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda card: card[: len(card) // 2],  # the scanner stopped half-way
+        lambda card: card[:40] + card[41:],  # a character dropped
+        lambda card: card[:40] + "#" + card[41:],  # a character outside the card alphabet
+        lambda card: card + "SUS1:",  # two scans run together
+    ],
+    ids=["truncated", "dropped character", "outside the alphabet", "run together"],
+)
+def test_a_damaged_scan_is_no_verdict_and_not_counted(
+    start_desk: StartDesk, desk_world: DeskWorld, damage: Any
+) -> None:
+    server = start_desk()
+    status, result = verify(server, damage(desk_world.valid_card))
+    assert status == 422
+    assert result["error"]["message"] == {
+        "es": "No se pudo leer. Escanee de nuevo.",
+        "en": "It could not be read. Scan again.",
+    }
+    assert result["error"]["detail"].startswith("card ")
+    counts = json.loads(call(server, "GET", "/api/status")[2])["counts"]
+    assert (counts["VALID"], counts["INVALID"], counts["INDETERMINATE"]) == (0, 0, 0)
+
+
+def test_a_forged_card_is_invalid_not_unreadable(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    forged = json.loads(json.dumps(desk_world.valid))
+    forged["credentialSubject"]["givenName"] = "ROSA"
+    status, result = verify(start_desk(), encode_card(forged))
     assert status == 200
     assert result["verdict"] == "INVALID"
+    assert [r["code"] for r in result["reasons"]] == ["SIGNATURE_INVALID"]
     assert result["holder"] is None
-    assert result["reasons"]
+    assert result["idCheck"] is False
+
+
+def test_a_valid_card_asks_for_an_identity_document(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """A card is not bound to whoever holds it (wallet_spec): VALID comes with the reminder."""
+    server = start_desk()
+    status, result = verify(server, desk_world.valid_card)
+    assert (status, result["verdict"], result["form"], result["idCheck"]) == (
+        200,
+        "VALID",
+        "card",
+        True,
+    )
+    result = verify(server, json.dumps(desk_world.valid))[1]
+    assert (result["form"], result["idCheck"]) == ("credential", True)  # no holder proof
+    result = verify(server, desk_world.revoked_card)[1]
+    assert (result["verdict"], result["idCheck"]) == ("INVALID", False)
+
+
+def test_a_camera_frame_is_read_without_a_verdict(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """``/api/read-image``: the card text a frame shows, or null; nothing verified or counted."""
+    pytest.importorskip("zxingcpp")
+    server = start_desk()
+    status, _, body = call(
+        server, "POST", "/api/read-image", desk_world.valid_png.read_bytes(), DESK
+    )
+    assert (status, json.loads(body)) == (200, {"text": desk_world.valid_card})
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (320, 240), "white").save(blank, format="JPEG")
+    for frame in (blank.getvalue(), b"GIF89a not an image we read"):
+        status, _, body = call(server, "POST", "/api/read-image", frame, DESK)
+        assert (status, json.loads(body)) == (200, {"text": None})
+    assert call(server, "POST", "/api/read-image", blank.getvalue())[0] == 403  # no desk header
+    counts = json.loads(call(server, "GET", "/api/status")[2])["counts"]
+    assert (counts["VALID"], counts["INVALID"], counts["INDETERMINATE"]) == (0, 0, 0)
 
 
 def test_stale_status_lists_are_indeterminate_and_the_status_line_says_so(
     start_desk: StartDesk, desk_world: DeskWorld
 ) -> None:
-    server = start_desk(now=NOW + timedelta(days=2))
+    server = start_desk(now=NOW + timedelta(hours=96))
     status, result = verify(server, desk_world.valid_card)
     assert status == 200
     assert result["verdict"] == "INDETERMINATE"
@@ -173,12 +244,12 @@ def test_stale_status_lists_are_indeterminate_and_the_status_line_says_so(
 
 
 @pytest.mark.parametrize(
-    ("hours", "state"), [(0, "ok"), (16, "ok"), (18, "warning"), (22, "warning"), (23, "stale")]
+    ("hours", "state"), [(0, "ok"), (88, "ok"), (90, "warning"), (94, "warning"), (95, "stale")]
 )
 def test_the_status_line_warns_before_the_lists_go_stale(
     start_desk: StartDesk, desk_world: DeskWorld, hours: int, state: str
 ) -> None:
-    """The lists are valid from NOW - 1 h for 24 h (their ttl): stale at NOW + 23 h."""
+    """The lists are valid from NOW - 1 h for 96 h (their ttl): stale at NOW + 95 h."""
     server = start_desk(now=NOW + timedelta(hours=hours))
     status, _, body = call(server, "GET", "/api/status")
     trust = json.loads(body)["trust"]
@@ -186,8 +257,10 @@ def test_the_status_line_warns_before_the_lists_go_stale(
     assert trust["state"] == state
     assert trust["version"] == 1
     assert trust["ageHours"] == 24 + hours  # the bundle was issued a day before NOW
-    assert trust["staleAt"] == "2026-06-02T11:00:00Z"
+    assert trust["staleAt"] == "2026-06-05T11:00:00Z"
     assert trust["staleCause"] == "status"
+    assert trust["informationSince"] == "2026-06-01T11:00:00Z"  # the lists' validFrom
+    assert trust["informationAgeHours"] == 1 + hours
 
 
 def test_a_clock_set_back_is_named_on_the_status_line(
@@ -272,7 +345,7 @@ def test_text_that_is_no_credential_is_no_verdict(start_desk: StartDesk) -> None
     for text in ("hello", "[1, 2]", b"\xff\xfe".decode("latin-1")):
         status, result = verify(server, text)
         assert status == 422, text
-        assert result["error"]["message"]["en"] == "The code could not be read. Scan again."
+        assert result["error"]["message"]["en"] == "It could not be read. Scan again."
     status, _, raw = call(server, "POST", "/api/verify", b"\xff\xfe\xfd", DESK)
     assert status == 422
     assert json.loads(raw)["error"]["detail"] == "the scan is not UTF-8 text"
@@ -431,3 +504,89 @@ def test_credencial_verify_serve_starts_the_page(desk_world: DeskWorld, tmp_path
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+# -- offline for a weekend (issue 20) ------------------------------------------------------------
+
+#: Synced on Friday evening, the desk is used on Monday morning: 60 hours later.
+WEEKEND = timedelta(hours=60)
+
+
+def test_a_desk_synced_60_hours_ago_still_tells_good_from_revoked(
+    start_desk: StartDesk, desk_world: DeskWorld
+) -> None:
+    """The default status-list ttl (the issuer's) and --max-offline-age (the desk's) cover a
+    weekend: VALID for a good card, INVALID for one revoked before the sync, never guessed."""
+    server = start_desk(now=NOW + WEEKEND)
+    status, result = verify(server, desk_world.valid_card)
+    assert (status, result["verdict"], result["reasons"]) == (200, "VALID", [])
+    status, result = verify(server, desk_world.revoked_card)
+    assert (status, result["verdict"]) == (200, "INVALID")
+    assert [r["code"] for r in result["reasons"]] == ["REVOKED"]
+    trust = result["status"]["trust"]
+    assert trust["state"] == "ok"
+    assert trust["informationAgeHours"] == 61  # the lists were made an hour before the sync
+    assert trust["staleInHours"] == 35
+
+
+def _serve_status(desk_world: DeskWorld, tmp_path: Path, *options: str) -> dict[str, Any]:
+    """Start ``credencial-verify serve`` with ``options``; its status and a card's verdict."""
+    code = "import sys; from verifier.cli import main; sys.argv[0] = 'credencial-verify'; main()"
+    argv = ["serve", "--trust-dir", str(desk_world.trust_dir), "--port", "0", "--quiet"]
+    argv += ["--counts", str(tmp_path / "c.json"), *options]
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", process.stdout.readline())
+        assert match
+        connection = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=10)
+        connection.request("POST", "/api/verify", desk_world.valid_card, DESK)
+        result: dict[str, Any] = json.loads(connection.getresponse().read())
+        connection.close()
+        return result
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "verdict", "state"),
+    [
+        ((), "VALID", "ok"),  # the default: 7 days, so the lists' own 96 h decide
+        (("--max-offline-age", "72"), "VALID", "ok"),
+        (("--max-offline-age", "48"), "INDETERMINATE", "stale"),  # as the README says
+    ],
+)
+def test_serve_max_offline_age_does_what_the_readme_says(
+    desk_world: DeskWorld, tmp_path: Path, options: tuple[str, ...], verdict: str, state: str
+) -> None:
+    monday = format_datetime(NOW + WEEKEND)
+    result = _serve_status(desk_world, tmp_path, "--now", monday, *options)
+    assert result["verdict"] == verdict
+    assert result["status"]["trust"]["state"] == state
+    if verdict == "INDETERMINATE":
+        assert {r["code"] for r in result["reasons"]} == {"STATUS_STALE"}
+
+
+@pytest.mark.parametrize(
+    ("options", "exit_status"),
+    [((), 0), (("--max-offline-age", "72"), 0), (("--max-offline-age", "48"), 2)],
+)
+def test_verify_max_offline_age_does_what_the_readme_says(
+    desk_world: DeskWorld,
+    capsys: pytest.CaptureFixture[str],
+    options: tuple[str, ...],
+    exit_status: int,
+) -> None:
+    """``credencial-verify --trust-dir desk/ --max-offline-age 48 ...``: lists older than 48 h
+    are stale (INDETERMINATE, exit 2); without it a weekend offline is fine."""
+    monday = format_datetime(NOW + WEEKEND)
+    argv = ["--trust-dir", str(desk_world.trust_dir), "--now", monday, *options]
+    assert run([*argv, desk_world.valid_card]) == exit_status
+    revoked = run([*argv, desk_world.revoked_card])
+    assert revoked == (1 if exit_status == 0 else 2)  # stale lists are not read: never VALID
+    capsys.readouterr()

@@ -8,6 +8,7 @@ unless ``CREDENCIAL_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failur
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -48,19 +49,28 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"{reason} (Debian: apt-get install chromium)")
 
 
+#: Chromium's fake webcam: an empty desk for this many frames (5 a second), then the card.
+EMPTY_FRAMES, CARD_FRAMES = 5, 10
+
+
 def y4m_video(png: Path, out: Path, size: tuple[int, int] = (1280, 720)) -> Path:
-    """A one-frame Y4M video (4:2:0) of ``png`` centred on white: Chromium's fake webcam."""
+    """A Y4M video (4:2:0, 5 frames a second, looped by Chromium): white for
+    ``EMPTY_FRAMES``, then ``png`` centred on white for ``CARD_FRAMES``."""
     from PIL import Image
 
-    frame = Image.new("RGB", size, "white")
+    def planes(frame: Image.Image) -> bytes:
+        luma, blue, red = frame.convert("YCbCr").split()
+        half = (size[0] // 2, size[1] // 2)
+        return luma.tobytes() + blue.resize(half).tobytes() + red.resize(half).tobytes()
+
+    empty = Image.new("RGB", size, "white")
+    card = empty.copy()
     picture = Image.open(png).convert("RGB")
     picture.thumbnail(size)
-    frame.paste(picture, ((size[0] - picture.width) // 2, (size[1] - picture.height) // 2))
-    luma, blue, red = frame.convert("YCbCr").split()
-    half = (size[0] // 2, size[1] // 2)
-    planes = [luma.tobytes(), blue.resize(half).tobytes(), red.resize(half).tobytes()]
+    card.paste(picture, ((size[0] - picture.width) // 2, (size[1] - picture.height) // 2))
+    frames = [planes(empty)] * EMPTY_FRAMES + [planes(card)] * CARD_FRAMES
     header = f"YUV4MPEG2 W{size[0]} H{size[1]} F5:1 Ip A1:1 C420jpeg\n".encode()
-    out.write_bytes(header + b"FRAME\n" + b"".join(planes))
+    out.write_bytes(header + b"".join(b"FRAME\n" + frame for frame in frames))
     return out
 
 
@@ -175,7 +185,9 @@ def test_a_scanned_valid_card_shows_valid_with_the_holder(
     desk = open_desk()
     page = desk.page
     expect(page.locator("#trust-line")).to_have_attribute("data-state", "ok")
-    expect(page.locator("#trust-line")).to_contain_text("Paquete de confianza v1")
+    expect(page.locator("#trust-line")).to_have_text(
+        "Paquete de confianza v1 · información de hace 1 h · vigente 3 días 23 h más"
+    )
     desk.scan(desk_world.valid_card, every_key=True)
     desk.shows("VALID")
     expect(page.locator("#verdict-word")).to_have_text("VÁLIDA")
@@ -186,7 +198,14 @@ def test_a_scanned_valid_card_shows_valid_with_the_holder(
     expect(page.locator("#holder-validity")).to_have_text("01/01/2026 – 01/01/2031")
     expect(page.locator(".icon-VALID")).to_be_visible()  # an icon and words, not colour alone
     expect(page.locator("#reasons li")).to_have_count(0)
-    expect(page.locator("#counts-line")).to_contain_text("Hoy: 1 válidas")
+    expect(page.locator("#details")).to_be_hidden()
+    # a printed card proves coverage, not identity: compare the name with an ID document
+    expect(page.locator("#id-check")).to_have_text(
+        "Compare el nombre con una identificación oficial."
+    )
+    expect(page.locator("#counts-line")).to_have_text(
+        "Hoy: 1 válida · 0 no válidas · 0 indeterminadas"
+    )
     shot = desk.screenshot("valid")
     if os.environ.get("CREDENCIAL_UPDATE_SCREENSHOTS") == "1":
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -206,9 +225,10 @@ def test_a_revoked_card_shows_invalid_with_the_reason_in_both_languages(
     desk.shows("INVALID")
     expect(page.locator("#verdict-word")).to_have_text("NO VÁLIDA")
     expect(page.locator("#reasons li")).to_have_count(1)
-    expect(page.locator("#reasons li")).to_contain_text("La credencial fue revocada.")
-    expect(page.locator("#reasons li .code")).to_have_text("REVOKED")
+    expect(page.locator("#reasons li")).to_have_text("La credencial fue revocada.")
+    expect(page.locator("#details")).to_have_text("Detalles: REVOKED")  # apart, below
     expect(page.locator("#holder")).to_be_hidden()
+    expect(page.locator("#id-check")).to_be_hidden()
     expect(page.locator(".icon-INVALID")).to_be_visible()
     desk.screenshot("invalid")
     # keyboard only: Shift+Tab to the language switch, Enter; the same verdict in English
@@ -217,6 +237,7 @@ def test_a_revoked_card_shows_invalid_with_the_reason_in_both_languages(
     page.keyboard.press("Enter")
     expect(page.locator("#verdict-word")).to_have_text("INVALID")
     expect(page.locator("#reasons li")).to_contain_text("The credential has been revoked.")
+    expect(page.locator("#details")).to_have_text("Details: REVOKED")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     desk.screenshot("invalid-en")
     # a scan while the button has the focus still reaches the scanner input: next scan replaces
@@ -232,7 +253,7 @@ def test_a_revoked_card_shows_invalid_with_the_reason_in_both_languages(
 def test_a_stale_bundle_shows_indeterminate(open_desk: OpenDesk, desk_world: DeskWorld) -> None:
     from playwright.sync_api import expect
 
-    desk = open_desk(now=NOW + timedelta(days=2))
+    desk = open_desk(now=NOW + timedelta(hours=96))
     page = desk.page
     expect(page.locator("#trust-line")).to_have_attribute("data-state", "stale")
     expect(page.locator("#trust-line")).to_contain_text("sincronice el verificador")
@@ -248,7 +269,7 @@ def test_a_stale_bundle_shows_indeterminate(open_desk: OpenDesk, desk_world: Des
 def test_the_status_line_warns_before_going_stale(open_desk: OpenDesk) -> None:
     from playwright.sync_api import expect
 
-    desk = open_desk(now=NOW + timedelta(hours=20))
+    desk = open_desk(now=NOW + timedelta(hours=92))
     line = desk.page.locator("#trust-line")
     expect(line).to_have_attribute("data-state", "warning")
     expect(line).to_have_text("⚠ Sincronice pronto: el paquete de confianza v1 vence en 3 h")
@@ -267,7 +288,9 @@ def test_an_uploaded_card_photo_shows_valid(open_desk: OpenDesk, desk_world: Des
     desk.assert_only_local_requests()
 
 
-def test_a_webcam_frame_of_the_card_shows_valid(open_desk: OpenDesk, desk_world: DeskWorld) -> None:
+def test_the_camera_reads_the_card_by_itself(open_desk: OpenDesk, desk_world: DeskWorld) -> None:
+    """One key press turns the camera on; frames are then read several times a second (an empty
+    desk first, then the card) until the code is read, and the verdict shows: no key per frame."""
     from playwright.sync_api import expect
 
     pytest.importorskip("zxingcpp")
@@ -276,15 +299,27 @@ def test_a_webcam_frame_of_the_card_shows_valid(open_desk: OpenDesk, desk_world:
     page.keyboard.press("Tab")  # scanner input → upload
     page.keyboard.press("Tab")  # → camera
     assert page.evaluate("document.activeElement.id") == "camera"
-    page.keyboard.press("Enter")
-    expect(page.locator("#capture")).to_be_focused()
-    page.wait_for_function("document.getElementById('video').videoWidth > 0")
-    page.keyboard.press("Enter")
+    page.evaluate(
+        """() => {
+            window.keysAfterCamera = 0;
+            document.addEventListener("keydown", () => window.keysAfterCamera++, true);
+        }"""
+    )
+    page.keyboard.press("Enter")  # the only key press
+    expect(page.locator("#camera")).to_have_text("Apagar la cámara")
+    expect(page.locator("#camera-hint")).to_have_text("Acerque el código a la cámara: se lee solo.")
     desk.shows("VALID")
     expect(page.locator("#holder-name")).to_have_text(VALID_NAME)
+    expect(page.locator("#id-check")).to_be_visible()
+    assert page.evaluate("window.keysAfterCamera") == 1
+    frames = [url for url in desk.requests if url.endswith("/api/read-image")]
+    verifications = [url for url in desk.requests if url.endswith("/api/verify")]
+    assert len(frames) >= 2  # the empty desk was read first, then the card
+    assert len(verifications) == 1  # the code read is verified once, not every frame
     desk.screenshot("webcam-valid")
     page.keyboard.press("Escape")
-    expect(page.locator("#camera")).to_have_text("Apagar la cámara")
+    page.locator("#camera").click()  # off: the frames stop
+    expect(page.locator("#video")).to_be_hidden()
     desk.assert_only_local_requests()
 
 
@@ -315,11 +350,57 @@ def test_unreadable_input_is_no_verdict_and_the_screen_clears(open_desk: OpenDes
     desk = open_desk(clear_after=0.5)
     desk.scan("hola")
     desk.shows("UNREADABLE")
-    expect(desk.page.locator("#reasons li")).to_have_text(
-        "No se pudo leer el código. Escanee de nuevo."
-    )
+    expect(desk.page.locator("#reasons li")).to_have_text("No se pudo leer. Escanee de nuevo.")
     expect(desk.page.locator("#verdict")).to_be_hidden()  # the timeout cleared it
     expect(desk.page.locator("#counts-line")).to_contain_text("Hoy: 0 válidas · 0 no válidas")
+
+
+DAMAGED_SCANS = {
+    "truncated": lambda card: card[: len(card) * 2 // 3],
+    "dropped character": lambda card: card[:60] + card[61:],
+    "outside the alphabet": lambda card: card[:60] + "ñ" + card[61:],
+    "JSON cut short": lambda card: '{"@context": ["https://www.w3.org/ns/credentials/v2"], ',
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_SCANS.values(), ids=list(DAMAGED_SCANS))
+def test_a_damaged_scan_is_grey_not_red(
+    open_desk: OpenDesk, desk_world: DeskWorld, damage: Callable[[str], str]
+) -> None:
+    """A bad scan is not a forged card: grey "scan again", nothing counted."""
+    from playwright.sync_api import expect
+
+    desk = open_desk()
+    desk.scan(damage(desk_world.valid_card))
+    desk.shows("UNREADABLE")
+    expect(desk.page.locator("#verdict-word")).to_have_text("SIN LECTURA")
+    expect(desk.page.locator("#reasons li")).to_have_text("No se pudo leer. Escanee de nuevo.")
+    expect(desk.page.locator(".icon-UNREADABLE")).to_be_visible()
+    expect(desk.page.locator("#counts-line")).to_have_text(
+        "Hoy: 0 válidas · 0 no válidas · 0 indeterminadas"
+    )
+
+
+def test_a_forged_card_is_red(open_desk: OpenDesk, desk_world: DeskWorld) -> None:
+    """A card that reads well but whose signature fails is NO VÁLIDA, not "scan again"."""
+    from playwright.sync_api import expect
+
+    from verifier import encode_card
+
+    forged = copy.deepcopy(desk_world.valid)
+    forged["credentialSubject"]["givenName"] = "ROSA"
+    desk = open_desk()
+    desk.scan(encode_card(forged))
+    desk.shows("INVALID")
+    expect(desk.page.locator("#reasons li")).to_have_text(
+        "La firma no corresponde: la credencial fue alterada o es falsa."
+    )
+    expect(desk.page.locator("#details")).to_have_text("Detalles: SIGNATURE_INVALID")
+    expect(desk.page.locator("#holder")).to_be_hidden()
+    expect(desk.page.locator("#counts-line")).to_have_text(
+        "Hoy: 0 válidas · 1 no válida · 0 indeterminadas"
+    )
+    desk.screenshot("forged")
 
 
 def test_escape_clears_the_verdict(open_desk: OpenDesk, desk_world: DeskWorld) -> None:
@@ -341,3 +422,24 @@ def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CREDENCIAL_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="CREDENCIAL_REQUIRE_BROWSER=1 requires"):
         _unavailable("/usr/bin/chromium is not installed")
+
+
+def test_a_desk_synced_60_hours_ago_on_monday_morning(
+    open_desk: OpenDesk, desk_world: DeskWorld
+) -> None:
+    """Synced on Friday evening: the status line says how old the information is, a good card
+    is VALID and one revoked before the sync is NO VÁLIDA."""
+    from playwright.sync_api import expect
+
+    desk = open_desk(now=NOW + timedelta(hours=60))
+    page = desk.page
+    expect(page.locator("#trust-line")).to_have_attribute("data-state", "ok")
+    expect(page.locator("#trust-line")).to_have_text(
+        "Paquete de confianza v1 · información de hace 2 días 13 h · vigente 35 h más"
+    )
+    desk.scan(desk_world.valid_card)
+    desk.shows("VALID")
+    desk.scan(desk_world.revoked_card)
+    desk.shows("INVALID")
+    expect(page.locator("#details")).to_have_text("Detalles: REVOKED")
+    desk.screenshot("monday-morning")

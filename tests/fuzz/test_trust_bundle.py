@@ -4,7 +4,9 @@ bundle is ever loaded, no tampered delta ever rebuilds other bytes than the bund
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,9 +34,13 @@ from tests.verifier._bundles import (
 from verifier import AnchorSet, TrustBundle, load_trust_bundle
 from verifier._status_delta import (
     StatusDeltaError,
+    apply_bundle_delta,
     apply_status_delta,
     decode_flipped,
+    decode_flipped_lists,
     encode_flipped,
+    encode_flipped_lists,
+    make_bundle_delta,
     make_status_delta,
     status_delta_file_bytes,
 )
@@ -202,3 +208,113 @@ def test_fuzz_flipped_indices(flipped: str, size: int) -> None:
     if isinstance(result, list):
         assert all(0 <= index < size for index in result)
         assert result == sorted(set(result))
+
+
+# -- one delta per bundle (issue 20) -----------------------------------------------------------
+
+_BUNDLE_DELTA = "bundle delta"
+
+
+@pytest.fixture(scope="module")
+def bundle_delta_case() -> dict[str, Any]:
+    """Two held lists (revocation, suspension), their next versions, the bundle delta."""
+    key = Ed25519KeyPair.generate()
+    old = {
+        purpose: status_file(key, purpose, set_indices=frozenset({5, 70_000}))
+        for purpose in ("revocation", "suspension")
+    }
+    new = {
+        purpose: status_file(key, purpose, set_indices=frozenset({5, 9, 131_071}))
+        for purpose in ("revocation", "suspension")
+    }
+    urls = {purpose: json.loads(data)["id"] for purpose, data in old.items()}
+    held = {urls[p]: old[p] for p in old}
+    wanted = {urls[p]: new[p] for p in new}
+    delta = make_bundle_delta(held, wanted, from_version=3)
+    expected = {url: hashlib.sha256(data).hexdigest() for url, data in wanted.items()}
+    return {"held": held, "new": wanted, "delta": delta, "expected": expected}
+
+
+def _apply_bundle(case: dict[str, Any], raw: bytes) -> Any:
+    return lambda: apply_bundle_delta(raw, case["held"], from_version=3, expected=case["expected"])
+
+
+def _other_bytes(case: dict[str, Any]) -> Callable[[Any], bool]:
+    """A rebuilt file that is not the new file of its URL (never allowed)."""
+    return lambda rebuilt: any(data != case["new"][url] for url, data in rebuilt.items())
+
+
+def test_the_untampered_bundle_delta_rebuilds_both_lists(
+    bundle_delta_case: dict[str, Any],
+) -> None:
+    raw = status_delta_file_bytes(bundle_delta_case["delta"])
+    assert (
+        fuzz_call(_BUNDLE_DELTA, _apply_bundle(bundle_delta_case, raw)) == bundle_delta_case["new"]
+    )
+
+
+@_settings(0.35)
+@given(data=st.data())
+def test_tampered_bundle_delta_never_rebuilds_other_bytes(
+    bundle_delta_case: dict[str, Any], data: st.DataObject
+) -> None:
+    """A node replaced or the text edited: StatusDeltaError, or only lists that are exactly the
+    new files (a list the tampering breaks is left out: downloaded whole)."""
+    delta = bundle_delta_case["delta"]
+    if data.draw(st.booleans(), label="edit the text"):
+        text = data.draw(mutated_json_text(status_delta_file_bytes(delta).decode()), label="text")
+        raw = text.encode("utf-8", "surrogatepass")
+        changed = not parses_to(raw, delta)
+    else:
+        raw, changed = json.dumps(data.draw(swapped_node(delta), label="tampered")).encode(), True
+    fuzz_call(
+        _BUNDLE_DELTA,
+        _apply_bundle(bundle_delta_case, raw),
+        mutated=changed,
+        typed=(StatusDeltaError,),
+        accepted=_other_bytes(bundle_delta_case),
+    )
+
+
+@_settings(0.3)
+@given(
+    delta=st.one_of(hostile_json, st.dictionaries(st.text(max_size=10), hostile_json, max_size=4)),
+)
+def test_fuzz_arbitrary_bundle_delta_documents(
+    bundle_delta_case: dict[str, Any], delta: Any
+) -> None:
+    fuzz_call(
+        _BUNDLE_DELTA,
+        _apply_bundle(bundle_delta_case, json.dumps(delta).encode()),
+        mutated=True,
+        typed=(StatusDeltaError,),
+        accepted=_other_bytes(bundle_delta_case),
+    )
+
+
+@_settings(0.3)
+@given(
+    flipped=st.one_of(
+        st.text(max_size=60),
+        st.binary(max_size=120).map(
+            lambda raw: "u" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        ),
+        st.lists(st.lists(st.integers(0, 2**36), max_size=10), max_size=4).map(
+            encode_flipped_lists
+        ),
+    ),
+    sizes=st.lists(st.integers(0, 2**20), max_size=4),
+)
+def test_fuzz_flipped_lists(flipped: str, sizes: list[int]) -> None:
+    """Each decoded list has indices below its size, or StatusDeltaError."""
+    result = fuzz_call(
+        _BUNDLE_DELTA,
+        lambda: decode_flipped_lists(flipped, sizes),
+        typed=(StatusDeltaError,),
+        accepted=lambda _: False,
+    )
+    if not isinstance(result, BaseException):
+        assert len(result) == len(sizes)
+        for indices, size in zip(result, sizes, strict=True):
+            assert all(0 <= index < size for index in indices)
+            assert indices == sorted(set(indices))

@@ -535,3 +535,26 @@ def test_max_offline_age_option(capsys: pytest.CaptureFixture[str], files: Files
     for bad in ("0", "-1", "soon"):
         assert run(files.args("--max-offline-age", bad)) == 64
         assert "hours" in capsys.readouterr().err
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    """A new desk discovers ``sync`` and ``serve`` from ``credencial-verify --help``."""
+    from verifier.cli import SUBCOMMANDS
+
+    assert run(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert set(SUBCOMMANDS) == {"sync", "serve"}
+    for name in SUBCOMMANDS:
+        assert f"credencial-verify {name} " in text
+        assert run([name, "--help"]) == 0  # each one answers its own --help
+        assert f"usage: credencial-verify {name}" in capsys.readouterr().out
+
+
+def test_a_damaged_card_is_a_read_error_not_a_verdict(
+    signed_example: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from verifier import encode_card
+
+    card = encode_card(signed_example)
+    assert run(["--now", NOW.isoformat(), card[: len(card) // 2]]) == EXIT_USAGE
+    assert "card" in capsys.readouterr().err

@@ -316,12 +316,16 @@ def test_issuer_build_with_previous_writes_usable_deltas(
         service.db.dispose()
     v2 = build(tmp_path / "v2", "--previous", str(tmp_path / "v1"), "--version", "2")
     imss = next(i for i in v2["signed"]["institutions"] if i["code"] == "IMSS")
-    for entry in imss["statusLists"]:
-        delta_file = tmp_path / "v2" / entry["delta"]["path"]
-        assert hashlib.sha256(delta_file.read_bytes()).hexdigest() == entry["delta"]["sha256"]
-        assert json.loads(delta_file.read_bytes())["type"] == "StatusListDelta"
+    named = v2["signed"]["statusDelta"]
+    assert named["fromVersion"] == 1
+    delta_file = tmp_path / "v2" / named["path"]
+    assert hashlib.sha256(delta_file.read_bytes()).hexdigest() == named["sha256"]
+    delta = json.loads(delta_file.read_bytes())
+    assert delta["type"] == "StatusBundleDelta"
+    revocation = next(e["url"] for e in imss["statusLists"] if e["purpose"] == "revocation")
+    assert [item["url"] for item in delta["lists"]] == [revocation]  # suspension: unchanged
     result = sync(str(tmp_path / "v2"), state)
-    assert (result.by_delta, result.by_full, result.missing) == (2, 0, ())
+    assert (result.by_delta, result.by_full, result.unchanged, result.missing) == (1, 0, 1, ())
     for entry in imss["statusLists"]:
         installed = (state / "current" / entry["path"]).read_bytes()
         assert installed == (tmp_path / "v2" / entry["path"]).read_bytes()

@@ -358,8 +358,9 @@ def test_missing_one_list_is_indeterminate(
 
 
 def test_expired_status_list_is_stale(verifier: Verifier, credential: dict[str, Any]) -> None:
-    """The lists are valid for 24 h from an hour before NOW."""
-    result = verifier.check(credential, now=NOW + timedelta(days=1))
+    """The lists are valid for 96 h (the default ttl) from an hour before NOW."""
+    assert verifier.check(credential, now=NOW + timedelta(hours=94)).verdict is Verdict.VALID
+    result = verifier.check(credential, now=NOW + timedelta(hours=96))
     assert result.verdict is Verdict.INDETERMINATE
     assert {r.code for r in result.reasons} == {ReasonCode.STATUS_STALE}
 

@@ -1,7 +1,8 @@
 """The front desk's local web server: the standard library's ``http.server``, nothing else.
 
 Routes: ``GET /`` the page, ``GET /static/NAME`` its bundled files, ``GET /api/status`` the
-status line, ``POST /api/verify`` (card text) and ``POST /api/verify-image`` (PNG or JPEG bytes).
+status line, ``POST /api/verify`` (card text), ``POST /api/verify-image`` (PNG or JPEG bytes) and
+``POST /api/read-image`` (a camera frame: the card text it shows, if any; no verdict).
 Every response carries a strict Content-Security-Policy (``default-src 'self'``): the page can
 load nothing and send nothing beyond this server. Requests must name this server in ``Host``
 (no DNS rebinding), and a verification must carry the ``X-Credencial-Desk`` header, which a
@@ -175,17 +176,21 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._host_allowed():
             return
         path = self.path.split("?", 1)[0]
-        if path not in ("/api/verify", "/api/verify-image"):
+        if path not in ("/api/verify", "/api/verify-image", "/api/read-image"):
             self._problem(HTTPStatus.NOT_FOUND, "not found")
             return
         if self.headers.get(DESK_HEADER) != "1":
             self._problem(HTTPStatus.FORBIDDEN, f"the {DESK_HEADER} header is required")
             return
-        image = path == "/api/verify-image"
+        image = path != "/api/verify"
         body = self._read_body(MAX_IMAGE_BYTES if image else MAX_TEXT_BYTES)
         if body is None:
             return
         service = self.server.service
+        if path == "/api/read-image":
+            text = service.read_image(body) if image_format(body) is not None else None
+            self._send_json(HTTPStatus.OK, {"text": text})
+            return
         try:
             if image:
                 if image_format(body) is None:

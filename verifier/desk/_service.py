@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._bundle import AnchorSet
+from .._card import is_card_text
 from .._datamodel import validity_period
 from .._errors import CredencialError, InputError, ReasonCode
 from .._images import MAX_IMAGE_BYTES, decode_qr_image
@@ -34,8 +35,8 @@ _LANGUAGES: tuple[Language, ...] = ("es", "en")
 #: Messages of the page's own, for a scan that is not a verdict (nothing could be read).
 _UNREADABLE: dict[str, tuple[str, str]] = {
     "text": (
-        "No se pudo leer el código. Escanee de nuevo.",
-        "The code could not be read. Scan again.",
+        "No se pudo leer. Escanee de nuevo.",
+        "It could not be read. Scan again.",
     ),
     "image": (
         "No se encontró el código QR de una credencial en la imagen. Intente con otra foto.",
@@ -237,7 +238,11 @@ class DeskService:
             return document
         bundle = self._trust.bundle
         stale_at, cause = bundle.expires, "bundle"
-        for moment in self._status_list_limits(now):
+        information_since = bundle.issued
+        limits, held_since = self._status_list_limits(now)
+        if held_since:
+            information_since = min(held_since)
+        for moment in limits:
             if moment < stale_at:
                 stale_at, cause = moment, "status"
         since = self._trust.trust.trusted_since
@@ -256,6 +261,10 @@ class DeskService:
             "issued": format_datetime(bundle.issued),
             "expires": format_datetime(bundle.expires),
             "ageHours": _hours(now - bundle.issued),
+            # How old the revocation and suspension information is: a revocation made since
+            # then reaches this desk only at its next sync.
+            "informationSince": format_datetime(information_since),
+            "informationAgeHours": _hours(now - information_since),
             "staleAt": format_datetime(stale_at),
             "staleInHours": _hours(stale_at - now),
             "staleCause": cause,
@@ -264,14 +273,16 @@ class DeskService:
             document["trust"].update(_reason_json(ReasonCode.CLOCK_BEHIND, "clock behind"))
         return document
 
-    def _status_list_limits(self, now: datetime) -> list[datetime]:
-        """When each status list of the bundle stops being usable (a list not held: ``now``).
+    def _status_list_limits(self, now: datetime) -> tuple[list[datetime], list[datetime]]:
+        """When each status list of the bundle stops being usable (a list not held: ``now``),
+        and when each held list was made (its ``validFrom``).
 
         The same limits the verifier applies: ``validUntil``, ``validFrom`` + ``ttl`` and
         ``validFrom`` + the maximum offline age.
         """
         assert self._trust is not None
         limits: list[datetime] = []
+        made: list[datetime] = []
         for entry in self._trust.bundle.status_lists():
             valid_from, valid_until, ttl = entry.valid_from, entry.valid_until, None
             try:
@@ -294,10 +305,11 @@ class DeskService:
             if valid_until is not None:
                 limits.append(valid_until)
             if valid_from is not None:
+                made.append(valid_from)
                 limits.append(valid_from + self.config.max_offline_age)
                 if ttl is not None:
                     limits.append(valid_from + ttl)
-        return limits
+        return limits, made
 
     def verify_text(self, text: str) -> dict[str, Any]:
         """The verdict for scanned card text or JSON; raises :class:`UnreadableScanError`."""
@@ -315,6 +327,17 @@ class DeskService:
             self._refresh()
             return self._verify(text)
 
+    def read_image(self, data: bytes) -> str | None:
+        """The card text in a camera frame, or ``None`` if no card's QR code is in it.
+
+        No verdict and nothing counted: the page's camera sends several frames a second and
+        verifies a code once it has read one.
+        """
+        try:
+            return decode_qr_image(data)
+        except InputError:
+            return None
+
     def _verify(self, text: str) -> dict[str, Any]:
         now = self._now()
         if self._verifier is None:  # no usable trust bundle: nothing can be known
@@ -330,6 +353,11 @@ class DeskService:
             "verdict": verdict.value,
             "label": {lang: verdict_label(verdict.value, lang) for lang in _LANGUAGES},
             "holder": holder,
+            "form": "card" if is_card_text(text) else "credential",
+            # Neither a card nor a bare credential proves who presents it (wallet_spec: a desk
+            # MUST compare the name with an identity document); only a holder-bound wallet
+            # presentation, which this page does not take, would.
+            "idCheck": verdict is Verdict.VALID,
             "reasons": reasons,
             "checkedAt": format_datetime(now),
             "status": self._status(now),
@@ -339,13 +367,8 @@ class DeskService:
     def _judge(
         result: VerificationResult,
     ) -> tuple[Verdict, dict[str, str] | None, list[dict[str, Any]]]:
-        first = result.reasons[0] if result.reasons else None
-        if (
-            result.credential is None
-            and first is not None
-            and first.code is ReasonCode.MALFORMED_INPUT
-        ):
-            raise UnreadableScanError("text", first.detail)  # neither a card nor JSON: read again
+        if result.unreadable:  # not a whole, well-formed card or JSON: a bad scan, read again
+            raise UnreadableScanError("text", "; ".join(r.detail for r in result.reasons))
         # What an INVALID credential claims is not shown as if it were true.
         shown = result.credential is not None and result.verdict is not Verdict.INVALID
         holder = holder_fields(result.credential) if shown and result.credential else None

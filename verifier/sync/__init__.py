@@ -1,9 +1,18 @@
 """``credencial-verify sync``: fetch or copy a trust bundle and the status lists it names.
 
 The only part of the verifier that may use the network (``urllib.request``, https only, with a
-timeout and a size limit). Nothing is replaced until the new bundle has been checked against the
-trusted anchors and the high-water mark: files are written to a new snapshot folder, then the
-``current`` link is switched to it in one rename. A refused bundle changes nothing.
+timeout and a size limit; gzip transfer encoding accepted, for a thin link). Nothing is replaced
+until the new bundle has been checked against the trusted anchors and the high-water mark: files
+are written to a new snapshot folder, then the ``current`` link is switched to it in one rename.
+A refused bundle changes nothing.
+
+What a sync reads: the bundle; no status list that is already installed with the bundle's hash;
+the changed lists rebuilt from the installed ones and the bundle's one delta file
+(``signed.statusDelta``) when it starts from the installed version; the rest whole. A download
+that breaks off (connection lost, timeout, a short body) stops the sync with
+:class:`SyncInterruptedError` and installs nothing; the files already downloaded and checked
+against their hash wait in ``DIR/downloads/``, so the next sync resumes where it stopped. The
+server's certificate is checked against the system's CAs (``SSL_CERT_FILE`` names another bundle).
 
 Layout of the trust folder::
 
@@ -11,29 +20,37 @@ Layout of the trust folder::
     DIR/snapshots/v7-xxxx/trust-bundle.json
     DIR/snapshots/v7-xxxx/state.json      (the high-water mark after accepting v7)
     DIR/snapshots/v7-xxxx/status/...      (status list files, as the bundle names them)
+    DIR/downloads/<sha256>                (checked downloads of an interrupted sync, for resuming)
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
+import ssl
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from .._bundle import AnchorSet, BundleStatusList, TrustBundle, load_trust_bundle
-from .._errors import ReasonCode, TrustBundleError
-from .._status_delta import StatusDeltaError, apply_status_delta
+from .._errors import CredencialError, ReasonCode, TrustBundleError
+from .._status_delta import StatusDeltaError, apply_bundle_delta, apply_status_delta
 from .._time import format_datetime
 from .._trust_state import BUNDLE_FILE, CURRENT, STATE_FILE, TrustState, current_dir
 
-__all__ = ["CURRENT", "SyncResult", "current_dir", "sync"]
+__all__ = ["CURRENT", "DOWNLOADS", "SyncInterruptedError", "SyncResult", "current_dir", "sync"]
 
 SNAPSHOTS = "snapshots"
+DOWNLOADS = "downloads"
 MAX_BUNDLE_FETCH = 8 * 1024 * 1024
 MAX_STATUS_FETCH = 64 * 1024 * 1024
 
@@ -48,7 +65,13 @@ class SyncResult:
     missing: tuple[str, ...]  # status list URLs named by the bundle but not obtained
     by_delta: int = 0  # status lists rebuilt from the installed ones and a delta file
     by_full: int = 0  # status lists copied or fetched whole
-    transferred: int = 0  # bytes read from the source: bundle, deltas and full files
+    transferred: int = 0  # bytes read from the source (as sent): bundle, deltas and full files
+    unchanged: int = 0  # status lists already installed with the bundle's hash: nothing read
+    resumed: int = 0  # files taken from an interrupted sync's checked downloads
+
+
+class SyncInterruptedError(OSError):
+    """A download broke off: nothing was installed; run the sync again to resume it."""
 
 
 class _Source:
@@ -56,6 +79,7 @@ class _Source:
 
     def __init__(self, location: str, timeout: float) -> None:
         self.timeout = timeout
+        self.transferred = 0
         self.remote = location.startswith(("https://", "http://"))
         if self.remote:
             if not location.startswith("https://"):
@@ -84,13 +108,13 @@ class _Source:
             return self._fetch(urllib.parse.urljoin(self.bundle_url, path), MAX_STATUS_FETCH)
         return self._read(self.bundle_path.parent / path, MAX_STATUS_FETCH)
 
-    @staticmethod
-    def _read(path: Path, limit: int) -> bytes:
+    def _read(self, path: Path, limit: int) -> bytes:
         try:
             with path.open("rb") as handle:
                 data = handle.read(limit + 1)
         except OSError as exc:
             raise OSError(f"cannot read {path}: {exc}") from exc
+        self.transferred += len(data)
         if len(data) > limit:
             raise OSError(f"{path} is larger than {limit} bytes")
         return data
@@ -99,13 +123,45 @@ class _Source:
         if not url.startswith("https://"):
             raise OSError(f"refusing to fetch {url}: https only")
         request = urllib.request.Request(  # noqa: S310 (https checked just above)
-            url, headers={"User-Agent": "credencial-verify-sync"}
+            url, headers={"User-Agent": "credencial-verify-sync", "Accept-Encoding": "gzip"}
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-            data: bytes = response.read(limit + 1)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                data: bytes = response.read(limit + 1)
+                length = response.headers.get("Content-Length", "")
+                encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        except urllib.error.HTTPError as exc:  # the server answered: not published there
+            raise OSError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except (OSError, http.client.HTTPException) as exc:  # lost, refused, timed out
+            if isinstance(getattr(exc, "reason", exc), ssl.SSLCertVerificationError):
+                raise OSError(f"{url}: the server's certificate is not trusted: {exc}") from None
+            raise SyncInterruptedError(f"the download of {url} broke off: {exc}") from None
+        self.transferred += len(data)
+        if length.isdecimal() and len(data) < int(length):
+            raise SyncInterruptedError(
+                f"the download of {url} broke off after {len(data)} of {length} bytes"
+            )
         if len(data) > limit:
             raise OSError(f"{url} is larger than {limit} bytes")
+        if encoding == "gzip":
+            return _gunzip(data, limit, url)
+        if encoding != "identity":
+            raise OSError(f"{url}: unsupported Content-Encoding {encoding!r}")
         return data
+
+
+def _gunzip(data: bytes, limit: int, url: str) -> bytes:
+    """A gzip body, at most ``limit`` bytes once inflated."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        content = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise SyncInterruptedError(f"the gzip body of {url} is damaged: {exc}") from None
+    if len(content) > limit or inflater.unconsumed_tail:
+        raise OSError(f"{url} is larger than {limit} bytes")
+    if not inflater.eof:
+        raise SyncInterruptedError(f"the gzip body of {url} is cut short")
+    return content
 
 
 def sync(
@@ -120,11 +176,13 @@ def sync(
 
     Checked before anything is replaced: the anchor threshold (against the anchor set of the
     installed state, else the pinned ``anchors``), rollback (version below the high-water mark),
-    and expiry. Status lists whose bytes do not hash to the bundle's entry are not installed
-    (reported in ``missing``; the verifier then answers INDETERMINATE for them). A status list
-    with a ``delta`` whose base is installed is rebuilt from it and the (smaller) delta file,
-    and used only if it hashes to the bundle's entry; else the full file is read.
-    Raises :class:`TrustBundleError` (bundle refused) or ``OSError`` (cannot read or fetch).
+    and expiry. Status lists whose bytes do not hash to the bundle's entry, or that the source
+    does not have, are not installed (reported in ``missing``; the verifier then answers
+    INDETERMINATE for them). A list already installed with the entry's hash is kept; lists the
+    bundle's delta (or an entry's own ``delta``) rebuilds from the installed ones are used only
+    if they hash to the bundle's entry; the rest are read whole.
+    Raises :class:`TrustBundleError` (bundle refused), :class:`SyncInterruptedError` (a download
+    broke off: nothing installed, the next sync resumes) or ``OSError`` (cannot read or fetch).
     """
     root = Path(trust_dir)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
@@ -142,24 +200,27 @@ def sync(
             f"trust bundle version {bundle.version} expired at {format_datetime(bundle.expires)}",
             code=ReasonCode.TRUST_BUNDLE_EXPIRED,
         )
+    downloads = _Downloads(root / DOWNLOADS)
     files: dict[str, bytes] = {}
     missing: list[str] = []
-    by_delta = by_full = 0
-    transferred = len(data)
+    by_delta = by_full = unchanged = 0
+    to_fetch = []
     for entry in bundle.status_lists():
-        rebuilt, read = _by_delta(reader, entry, installed)
-        transferred += read
-        if rebuilt is not None:
-            files[entry.file_name] = rebuilt
+        kept = _held(installed, entry, entry.sha256)
+        if kept is not None:
+            files[entry.file_name] = kept
+            unchanged += 1
+        else:
+            to_fetch.append(entry)
+    rebuilt = _by_bundle_delta(reader, bundle, state, installed, to_fetch, downloads)
+    for entry in to_fetch:
+        content = rebuilt.get(entry.url) or _by_delta(reader, entry, installed, downloads)
+        if content is not None:
+            files[entry.file_name] = content
             by_delta += 1
             continue
-        try:
-            content = reader.status_list(entry)
-        except OSError:
-            missing.append(entry.url)
-            continue
-        transferred += len(content)
-        if hashlib.sha256(content).hexdigest() != entry.sha256:
+        content = downloads.obtain(entry.sha256, partial(reader.status_list, entry))
+        if content is None:
             missing.append(entry.url)
             continue
         files[entry.file_name] = content
@@ -181,7 +242,49 @@ def sync(
     for old in snapshots.iterdir():
         if old != folder and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
-    return SyncResult(bundle, new_state, folder, tuple(missing), by_delta, by_full, transferred)
+    downloads.clear()
+    return SyncResult(
+        bundle, new_state, folder, tuple(missing), by_delta, by_full, reader.transferred,
+        unchanged, downloads.resumed,
+    )  # fmt: skip
+
+
+class _Downloads:
+    """Files fetched and checked against their SHA-256, kept until a sync installs them: an
+    interrupted sync leaves them for the next one, which resumes instead of starting over."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.resumed = 0
+
+    def obtain(self, sha256: str, fetch: Callable[[], bytes]) -> bytes | None:
+        """The file with ``sha256``: kept from before, else fetched (``None``: not there, or
+        not those bytes). A broken-off download raises :class:`SyncInterruptedError`."""
+        path = self.folder / sha256
+        try:
+            kept = path.read_bytes()
+        except OSError:
+            kept = None
+        if kept is not None and hashlib.sha256(kept).hexdigest() == sha256:
+            self.resumed += 1
+            return kept
+        try:
+            content = fetch()
+        except SyncInterruptedError:
+            raise
+        except OSError:
+            return None
+        if hashlib.sha256(content).hexdigest() != sha256:
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{sha256}.{os.getpid()}")
+        temp.write_bytes(content)
+        os.replace(temp, path)
+        return content
+
+    def clear(self) -> None:
+        """Drop the kept files (once installed)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _held(installed: Path, entry: BundleStatusList, sha256: str) -> bytes | None:
@@ -196,31 +299,68 @@ def _held(installed: Path, entry: BundleStatusList, sha256: str) -> bytes | None
     return None
 
 
+def _by_bundle_delta(
+    reader: _Source,
+    bundle: TrustBundle,
+    state: TrustState,
+    installed: Path,
+    wanted: list[BundleStatusList],
+    downloads: _Downloads,
+) -> dict[str, bytes]:
+    """URL → the status list files the bundle's delta rebuilds from the installed bundle's.
+
+    Empty when the bundle has no delta, the delta starts from another version than the
+    installed one, or cannot be read. Every file returned hashes to its entry in ``bundle``.
+    """
+    delta = bundle.status_delta
+    if delta is None or not wanted or state.anchor is None:
+        return {}
+    if state.highest_version != delta.from_version:
+        return {}
+    try:
+        previous = load_trust_bundle(
+            (installed / BUNDLE_FILE).read_bytes(), trusted_anchors=state.anchor
+        )
+    except (OSError, CredencialError):
+        return {}
+    if previous.version != delta.from_version:
+        return {}
+    held: dict[str, bytes] = {}
+    for entry in previous.status_lists():
+        content = _held(installed, entry, entry.sha256)
+        if content is not None:
+            held[entry.url] = content
+    content = downloads.obtain(delta.sha256, lambda: reader.relative(delta.path))
+    if content is None:
+        return {}
+    expected = {entry.url: entry.sha256 for entry in wanted}
+    try:
+        return apply_bundle_delta(content, held, from_version=delta.from_version, expected=expected)
+    except StatusDeltaError:
+        return {}
+
+
 def _by_delta(
-    reader: _Source, entry: BundleStatusList, installed: Path
-) -> tuple[bytes | None, int]:
-    """The entry's file rebuilt from the installed one and its delta, and the bytes read.
+    reader: _Source, entry: BundleStatusList, installed: Path, downloads: _Downloads
+) -> bytes | None:
+    """The entry's file rebuilt from the installed one and its own delta (an entry's ``delta``).
 
     ``None`` when there is no delta, no installed base, or the delta is unusable: the full file
     is then read instead. The result always hashes to ``entry.sha256``.
     """
     delta = entry.delta
     if delta is None:
-        return None, 0
+        return None
     base = _held(installed, entry, delta.from_sha256)
     if base is None:
-        return None, 0
+        return None
+    content = downloads.obtain(delta.sha256, lambda: reader.relative(delta.path))
+    if content is None:
+        return None
     try:
-        content = reader.relative(delta.path)
-    except OSError:
-        return None, 0
-    if hashlib.sha256(content).hexdigest() != delta.sha256:
-        return None, len(content)
-    try:
-        rebuilt = apply_status_delta(base, content, url=entry.url, to_sha256=entry.sha256)
+        return apply_status_delta(base, content, url=entry.url, to_sha256=entry.sha256)
     except StatusDeltaError:
-        return None, len(content)
-    return rebuilt, len(content)
+        return None
 
 
 def _switch(root: Path, folder: Path) -> None:

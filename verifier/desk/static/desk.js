@@ -1,6 +1,21 @@
 // credencial front desk. Talks only to the server that served it (CSP default-src 'self').
 "use strict";
 
+// "1 válida", "0 válidas", "2 válidas": Spanish and English both use the singular for one only.
+function plural(n, one, other) {
+  return `${n} ${n === 1 ? one : other}`;
+}
+
+// Hours as "5 h", "2 días 12 h" (whole hours, rounded down).
+function duration(hours, underOne, day, days) {
+  if (hours < 1) return underOne;
+  const whole = Math.floor(hours);
+  if (whole < 48) return `${whole} h`;
+  const d = Math.floor(whole / 24);
+  const h = whole % 24;
+  return `${d} ${d === 1 ? day : days}` + (h ? ` ${h} h` : "");
+}
+
 const TEXT = {
   es: {
     title: "Verificación de credencial",
@@ -9,7 +24,7 @@ const TEXT = {
     upload: "Subir foto de la tarjeta",
     cameraOn: "Usar la cámara",
     cameraOff: "Apagar la cámara",
-    capture: "Leer la imagen de la cámara",
+    cameraHint: "Acerque el código a la cámara: se lee solo.",
     busy: "Verificando…",
     name: "Nombre",
     institution: "Institución",
@@ -18,17 +33,21 @@ const TEXT = {
     next: "Escanee la siguiente credencial, o pulse Esc.",
     switchTo: "English",
     unreadable: "SIN LECTURA",
-    trustOk: (v, age) => `Paquete de confianza v${v} · emitido hace ${age}`,
+    idCheck: "Compare el nombre con una identificación oficial.",
+    details: "Detalles",
+    trustOk: (v, age, left) =>
+      `Paquete de confianza v${v} · información de hace ${age} · vigente ${left} más`,
     trustWarning: (v, left) =>
       `⚠ Sincronice pronto: el paquete de confianza v${v} vence en ${left}`,
     trustStale: (v) => `✘ Datos de confianza vencidos (v${v}): sincronice el verificador`,
     trustMissing: (msg) => `✘ Sin paquete de confianza: ${msg}`,
     counts: (c) =>
-      `Hoy: ${c.VALID} válidas · ${c.INVALID} no válidas · ${c.INDETERMINATE} indeterminadas`,
+      `Hoy: ${plural(c.VALID, "válida", "válidas")} · ${plural(c.INVALID, "no válida", "no válidas")}` +
+      ` · ${plural(c.INDETERMINATE, "indeterminada", "indeterminadas")}`,
     offline: "✘ No hay conexión con el verificador local",
     cameraError: "No se pudo usar la cámara",
     tooLarge: "La imagen es demasiado grande (más de 20 MB). Use una foto más pequeña.",
-    hours: (h) => (h < 1 ? "menos de 1 hora" : h < 48 ? `${Math.floor(h)} h` : `${Math.floor(h / 24)} días`),
+    hours: (h) => duration(h, "menos de 1 hora", "día", "días"),
   },
   en: {
     title: "Credential verification",
@@ -37,7 +56,7 @@ const TEXT = {
     upload: "Upload a photo of the card",
     cameraOn: "Use the camera",
     cameraOff: "Turn the camera off",
-    capture: "Read the camera image",
+    cameraHint: "Hold the code up to the camera: it is read by itself.",
     busy: "Verifying…",
     name: "Name",
     institution: "Institution",
@@ -46,7 +65,9 @@ const TEXT = {
     next: "Scan the next credential, or press Esc.",
     switchTo: "Español",
     unreadable: "NOT READ",
-    trustOk: (v, age) => `Trust bundle v${v} · issued ${age} ago`,
+    idCheck: "Compare the name with an official identity document.",
+    details: "Details",
+    trustOk: (v, age, left) => `Trust bundle v${v} · information ${age} old · usable ${left} more`,
     trustWarning: (v, left) => `⚠ Sync soon: trust bundle v${v} goes stale in ${left}`,
     trustStale: (v) => `✘ Trust data is stale (v${v}): sync the verifier`,
     trustMissing: (msg) => `✘ No trust bundle: ${msg}`,
@@ -55,7 +76,7 @@ const TEXT = {
     offline: "✘ The local verifier cannot be reached",
     cameraError: "The camera could not be used",
     tooLarge: "The image is too large (over 20 MB). Use a smaller photo.",
-    hours: (h) => (h < 1 ? "less than 1 hour" : h < 48 ? `${Math.floor(h)} h` : `${Math.floor(h / 24)} days`),
+    hours: (h) => duration(h, "less than 1 hour", "day", "days"),
   },
 };
 
@@ -115,7 +136,12 @@ function renderStatus() {
   else if (trust.state === "stale") line.textContent = TEXT[lang].trustStale(trust.version);
   else if (trust.state === "warning")
     line.textContent = TEXT[lang].trustWarning(trust.version, hours(trust.staleInHours));
-  else line.textContent = TEXT[lang].trustOk(trust.version, hours(trust.ageHours));
+  else
+    line.textContent = TEXT[lang].trustOk(
+      trust.version,
+      hours(trust.informationAgeHours),
+      hours(trust.staleInHours),
+    );
   $("counts-line").textContent = TEXT[lang].counts(lastStatus.counts);
   fitBelowStatusBar();
 }
@@ -153,6 +179,10 @@ function renderShown() {
   }
   const reasons = $("reasons");
   reasons.replaceChildren();
+  const details = $("details");
+  details.textContent = "";
+  const idCheck = $("id-check");
+  idCheck.hidden = true;
   const holder = $("holder");
   if (shown.kind === "unreadable") {
     verdictView.dataset.verdict = "UNREADABLE";
@@ -180,13 +210,11 @@ function renderShown() {
         seen.add(reason.code);
         const item = document.createElement("li");
         item.textContent = reason.message[lang];
-        const code = document.createElement("span");
-        code.className = "code";
-        code.textContent = reason.code;
-        item.append(code);
         reasons.append(item);
       }
+      if (seen.size) details.textContent = `${t("details")}: ${[...seen].join(" · ")}`;
     }
+    idCheck.hidden = !data.idCheck;
   }
   verdictView.hidden = false;
 }
@@ -283,14 +311,31 @@ $("photo").addEventListener("change", () => {
   submit("/api/verify-image", file, file.type || "application/octet-stream");
 });
 
+// The camera reads by itself: a frame every SCAN_INTERVAL_MS is sent to the local server, which
+// looks for the card's QR code (zxing-cpp); nothing leaves this machine. A code is verified once
+// while it stays in view: the same code is read again only after it has left the picture.
+const SCAN_INTERVAL_MS = 200;
+const FRAME_WIDTH = 1280;
+const GONE_AFTER_FRAMES = 5; // frames without a code before the same code counts again
+let scanTimer = null;
+let lastRead = null;
+let framesWithout = 0;
+
+function stopCamera() {
+  clearTimeout(scanTimer);
+  scanTimer = null;
+  if (stream) for (const track of stream.getTracks()) track.stop();
+  stream = null;
+  lastRead = null;
+  $("video").hidden = true;
+  $("camera-hint").hidden = true;
+  $("camera").textContent = t("cameraOn");
+}
+
 async function toggleCamera() {
   const video = $("video");
   if (stream) {
-    for (const track of stream.getTracks()) track.stop();
-    stream = null;
-    video.hidden = true;
-    $("capture").hidden = true;
-    $("camera").textContent = t("cameraOn");
+    stopCamera();
     return;
   }
   try {
@@ -304,26 +349,62 @@ async function toggleCamera() {
   }
   video.srcObject = stream;
   video.hidden = false;
+  $("camera-hint").hidden = false;
   await video.play();
-  $("capture").hidden = false;
   $("camera").textContent = t("cameraOff");
-  $("capture").focus();
+  scheduleScan(0);
 }
 
-function captureFrame() {
-  const video = $("video");
-  if (!stream || !video.videoWidth) return;
+function scheduleScan(delay) {
+  clearTimeout(scanTimer);
+  if (stream) scanTimer = setTimeout(scanFrame, delay);
+}
+
+function frameBlob(video) {
+  const scale = Math.min(1, FRAME_WIDTH / video.videoWidth);
   const canvas = document.createElement("canvas");
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  canvas.toBlob((blob) => {
-    if (blob) submit("/api/verify-image", blob, "image/png");
-  }, "image/png");
+  canvas.width = Math.round(video.videoWidth * scale);
+  canvas.height = Math.round(video.videoHeight * scale);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+}
+
+async function scanFrame() {
+  const video = $("video");
+  if (!stream) return;
+  if (!video.videoWidth) {
+    scheduleScan(SCAN_INTERVAL_MS);
+    return;
+  }
+  let text = null;
+  try {
+    const blob = await frameBlob(video);
+    if (blob) {
+      const response = await fetch("/api/read-image", {
+        method: "POST",
+        headers: { "Content-Type": "image/jpeg", "X-Credencial-Desk": "1" },
+        body: blob,
+        cache: "no-store",
+      });
+      if (response.ok) text = (await response.json()).text;
+    }
+  } catch (error) {
+    // the local server is unreachable: the status line says so; keep trying
+  }
+  if (!text) {
+    framesWithout += 1;
+    if (framesWithout >= GONE_AFTER_FRAMES) lastRead = null;
+  } else {
+    framesWithout = 0;
+    if (text !== lastRead) {
+      lastRead = text;
+      await submit("/api/verify", text, "text/plain; charset=utf-8");
+    }
+  }
+  scheduleScan(SCAN_INTERVAL_MS);
 }
 
 $("camera").addEventListener("click", toggleCamera);
-$("capture").addEventListener("click", captureFrame);
 
 // -- start -----------------------------------------------------------------------------------
 
