@@ -49,6 +49,18 @@ _GRANT_STATES = {
     "withdrawn": {"es": "retirado", "en": "withdrawn"},
     "expired": {"es": "vencido", "en": "expired"},
 }
+_REASONS = {
+    "NO_GRANT": {"es": "sin su consentimiento", "en": "without your consent"},
+    "DATA_CLASS_NOT_GRANTED": {"es": "usted no lo autorizó", "en": "you did not allow it"},
+    "REQUESTER_NOT_GRANTED": {"es": "usted no lo autorizó", "en": "you did not allow it"},
+    "UNIT_NOT_GRANTED": {"es": "otra unidad", "en": "another unit"},
+    "PURPOSE_NOT_GRANTED": {"es": "para otro fin", "en": "for another purpose"},
+    "PURPOSE_FORBIDDEN": {"es": "fin prohibido", "en": "forbidden purpose"},
+    "GRANT_WITHDRAWN": {"es": "consentimiento retirado", "en": "consent withdrawn"},
+    "GRANT_EXPIRED": {"es": "consentimiento vencido", "en": "consent expired"},
+    "RECIPIENT_OUTSIDE_MEXICO": {"es": "destino fuera de México", "en": "recipient abroad"},
+    "DATA_PERIOD_NOT_COVERED": {"es": "fuera del periodo autorizado", "en": "outside the period"},
+}
 _PROBLEMS = {
     "REQUEST_NOT_FOUND": {
         "es": "no hay una solicitud con ese número dirigida a usted",
@@ -82,7 +94,7 @@ _TEXT = {
     "pending_suffix": {"es": " pendientes", "en": " pending"},
     "requests_at": {"es": "Solicitudes de consentimiento sobre sus datos en {}:",
                     "en": "Consent requests about your data at {}:"},
-    "asks": {"es": "{} pide", "en": "{} asks for"},
+    "asks": {"es": "pide: {}", "en": "asked by: {}"},
     "unit": {"es": "unidad {}", "en": "unit {}"},
     "for": {"es": "para", "en": "for"},
     "data": {"es": "datos", "en": "data"},
@@ -299,7 +311,8 @@ def run_person_command(
             answer = api.record(_data_classes(args.data_classes))
             render = _record_text
         answers.append(answer)
-        texts.append(render({**answer, "_all": getattr(args, "all", False)}, lang))
+        shown = {"custodian": api.custodian.code, **answer, "_all": getattr(args, "all", False)}
+        texts.append(render(shown, lang))
     _emit(args, out, answers, "\n\n".join(texts))
     return 0
 
@@ -394,7 +407,7 @@ def _grants_text(answer: dict[str, Any], lang: str) -> str:
 
 
 def _log_text(answer: dict[str, Any], lang: str) -> str:
-    lines = [_t("log_at", lang, answer.get("custodian") or answer.get("curp"))]
+    lines = [_t("log_at", lang, answer["custodian"])]
     accesses = answer.get("accesses") or []
     if not accesses:
         lines.append(_t("nobody", lang))
@@ -418,7 +431,7 @@ def _log_text(answer: dict[str, Any], lang: str) -> str:
             lines.append(
                 f"  {_local(item['at'], lang)}  {item['requester']}: "
                 f"{_label(_DATA_CLASSES, item['dataClass'], lang)} "
-                f"({', '.join(item.get('reasons') or [])})"
+                f"({', '.join(_label(_REASONS, r, lang) for r in item.get('reasons') or [])})"
             )
     orders = answer.get("judicialOrders") or []
     if orders:
