@@ -238,5 +238,5 @@ def test_an_approval_never_widens() -> None:
     for wider in ({"data_from": date(2019, 1, 1)}, {"data_until": date(2025, 1, 1)},
                   {"data_classes": ["ece.full"]}):  # fmt: skip
         with pytest.raises(WalletError) as excinfo:
-            approval_grant(request, curp="HEGM850314MDFRRR01", now=now, **wider)  # type: ignore[arg-type]
+            approval_grant(request, curp="HEGM850314MDFRRR01", now=now, **wider)
         assert excinfo.value.code == "NARROWING_INVALID"
