@@ -226,7 +226,7 @@ def _people_file(path: Path, rows: int, start: int = 0) -> Path:
                     "institution": "IMSS",
                     "program": "Régimen Obligatorio",
                     "affiliation_number": f"{number:011d}",
-                    "relationship": ("titular", "conyuge", "hijo")[number % 3],
+                    "relationship": ("titular", "CONYUGE", "HIJA", "hijo")[number % 4],
                     "clues": f"DFIMS{number % 1_000_000:06d}",
                     "valid_until": "2031-12-31",
                 }

@@ -20,14 +20,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from issuer.enrolment.first_lines import FirstLines
+from issuer.enrolment.relationships import ACCEPTED_RELATIONSHIPS, relationship_term
 from verifier import (
     INSTITUTION_CODES,
-    Coverage,
+    RELATIONSHIP_TERMS_WRITTEN,
     CoverageSubject,
     KeyFormatError,
     curp_check_digit,
@@ -69,10 +70,9 @@ COLUMNS: tuple[str, ...] = (
 )
 #: Columns that may be absent from the header (or the JSON object).
 OPTIONAL_COLUMNS: tuple[str, ...] = ("holder_did",)
-#: Allowed ``relationship`` values: the model's ``beneficiaryRelationship``.
-RELATIONSHIPS: tuple[str, ...] = get_args(
-    Coverage.model_fields["beneficiary_relationship"].annotation
-)
+#: The ``relationship`` terms enrolment writes (each also accepted in capitals, without
+#: accents, and as the synonyms of :mod:`issuer.enrolment.relationships`).
+RELATIONSHIPS: tuple[str, ...] = RELATIONSHIP_TERMS_WRITTEN
 #: "Today", for the date checks, is the calendar date in Mexico City (UTC−6, no DST since 2022).
 MEXICO_CITY = timezone(timedelta(hours=-6), "UTC-06:00")
 
@@ -302,8 +302,10 @@ def _check_row(
     number = clean["affiliation_number"]
     if number and _AFFILIATION.fullmatch(number) is None:
         fail("affiliation_number", "must be 1 to 20 capital letters A-Z, digits or hyphens")
-    if clean["relationship"] and clean["relationship"] not in RELATIONSHIPS:
-        fail("relationship", _one_of(RELATIONSHIPS, clean["relationship"]))
+    relationship = relationship_term(clean["relationship"]) if clean["relationship"] else None
+    if clean["relationship"] and relationship is None:
+        message = f"must be one of {ACCEPTED_RELATIONSHIPS}, not {clean['relationship']!r}"
+        fail("relationship", message + " (capitals and missing accents are fine)")
     if clean["clues"] and not is_valid_clues(clean["clues"]):
         fail("clues", "must be a CLUES code: five capital letters and six digits (DFIMS000014)")
     if clean["valid_until"]:
@@ -326,7 +328,7 @@ def _check_row(
         institution=clean["institution"],
         program=clean["program"],
         affiliation_number=number,
-        relationship=clean["relationship"],
+        relationship=relationship or "",
         clues=clean["clues"],
         valid_until_date=valid_until,
         holder_did=clean["holder_did"] or None,

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
@@ -136,8 +137,10 @@ BAD_FIELDS = [
     ("program", "P" * 81, "at most 80 characters"),
     ("affiliation_number", "12 34", "capital letters A-Z, digits or hyphens"),
     ("affiliation_number", "1" * 21, "1 to 20"),
-    ("relationship", "primo", "must be one of titular, conyuge"),
-    ("relationship", "Titular", "not 'Titular'"),
+    ("relationship", "primo", "must be one of titular, cónyuge, esposa, esposo, concubina,"),
+    ("relationship", "hijastra", "concubino, hija, hijo, madre, padre, otro, not 'hijastra'"),
+    ("relationship", "HIJ0", "not 'HIJ0' (capitals and missing accents are fine)"),
+    ("relationship", "esposa(o)", "not 'esposa(o)'"),
     ("clues", "DFIMS00001", "five capital letters and six digits"),
     ("clues", "dfims000001", "CLUES"),
     ("valid_until", "", "required"),
@@ -178,11 +181,52 @@ def test_several_problems_in_one_row_are_all_reported_in_column_order(tmp_path: 
     ]
 
 
-def test_relationships_are_the_models() -> None:
-    assert set(RELATIONSHIPS) == {
-        "titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro"
-    }  # fmt: skip
+def test_relationships_are_the_vocabulary_written_today() -> None:
+    assert RELATIONSHIPS == (
+        "titular", "cónyuge", "esposa", "esposo", "concubina", "concubino",
+        "hija", "hijo", "madre", "padre", "otro",
+    )  # fmt: skip
+    assert set(RELATIONSHIPS) <= set(
+        get_args(Coverage.model_fields["beneficiary_relationship"].annotation)
+    )
     assert Coverage.model_fields["beneficiary_relationship"].is_required()
+
+
+@pytest.mark.parametrize(
+    ("written", "term"),
+    [
+        ("hija", "hija"),
+        ("HIJA", "hija"),
+        ("Hijo", "hijo"),
+        ("cónyuge", "cónyuge"),
+        ("Cónyuge", "cónyuge"),
+        ("CONYUGE", "cónyuge"),
+        ("conyuge", "cónyuge"),  # version 1's spelling: written as people read it now
+        ("CÓNYUGE", "cónyuge"),
+        ("cónyuge", "cónyuge"),  # decomposed: o + combining acute
+        ("esposa", "esposa"),
+        ("ESPOSO", "esposo"),
+        ("Concubina", "concubina"),
+        ("CONCUBINO", "concubino"),
+        ("concubinario", "concubino"),
+        ("MADRE", "madre"),
+        ("Padre", "padre"),
+        ("TITULAR", "titular"),
+        (" otra ", "otro"),
+    ],
+)
+def test_relationships_as_institutions_write_them(tmp_path: Path, written: str, term: str) -> None:
+    [record] = _read(write_csv(tmp_path / "p.csv", [person(1, relationship=written)]))
+    assert isinstance(record, EnrolmentRecord)
+    assert record.relationship == term
+    assert record.subject()["coverage"]["beneficiaryRelationship"] == term
+
+
+def test_spellings_of_one_term_are_one_row(tmp_path: Path) -> None:
+    """The row key is the normalised row: ``HIJA`` and ``hija`` are the same enrolment."""
+    upper = _records(_read(write_csv(tmp_path / "a.csv", [person(1, relationship="HIJA")])))
+    lower = _records(_read(write_csv(tmp_path / "b.csv", [person(1, relationship="hija")])))
+    assert upper[0].row_key == lower[0].row_key
 
 
 def test_the_same_curp_twice_is_an_error_on_the_later_line(tmp_path: Path) -> None:
