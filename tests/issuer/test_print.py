@@ -137,12 +137,12 @@ def test_the_same_cards_again_draw_nothing_other_cards_redraw(
     assert _sheet_texts(pdf) == [texts[:3]]
 
 
-class _Interrupted(Exception):
+class _InterruptedError(Exception):
     """Stands for Ctrl-C or a kill (pytest keeps KeyboardInterrupt for itself)."""
 
 
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, card: int) -> list[int]:
-    """Make the ``card``-th drawing raise :class:`_Interrupted` once; the list counts drawings
+    """Make the ``card``-th drawing raise :class:`_InterruptedError` once; the list counts drawings
     (set it to ``[0]`` to count again, with no interruption)."""
     draw = printing._draw
     calls = [0, card]
@@ -150,7 +150,7 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, card: int) -> list[int]:
     def counted(document: dict[str, Any], text: str, ecc: str) -> Any:
         calls[0] += 1
         if len(calls) > 1 and calls[0] == calls[1]:
-            raise _Interrupted
+            raise _InterruptedError
         return draw(document, text, ecc)
 
     monkeypatch.setattr(printing, "_draw", counted)
@@ -163,7 +163,7 @@ def test_an_interrupted_pdf_resumes_without_redrawing_or_losing_a_card(
     monkeypatch.setattr(printing, "SEGMENT_CARDS", 10)
     source, pdf = _write(tmp_path / "cards.txt", texts), tmp_path / "out.pdf"
     calls = _interrupt_at(monkeypatch, 25)
-    with pytest.raises(_Interrupted):
+    with pytest.raises(_InterruptedError):
         print_cards([source], pdf=pdf, workers=0)
     assert not pdf.exists()
     parts = sorted(path.name for path in (tmp_path / "out.pdf.parts").iterdir())
@@ -180,7 +180,7 @@ def test_an_interrupted_png_run_resumes(
 ) -> None:
     source, out = _write(tmp_path / "cards.txt", texts[:12]), tmp_path / "png"
     calls = _interrupt_at(monkeypatch, 6)
-    with pytest.raises(_Interrupted):
+    with pytest.raises(_InterruptedError):
         print_cards([source], png=out, workers=0)
     assert len(list(out.glob("*.png"))) == 5
     assert not list(out.glob(".*"))  # no partial file is left where a card was being written
