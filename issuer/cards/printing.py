@@ -27,10 +27,14 @@ import itertools
 import json
 import os
 import shutil
+import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -298,7 +302,13 @@ def _map(tasks: Iterator[_Task], workers: int) -> Iterator[tuple[int, _Done]]:
             done += len(task[2])
             yield done, _run_task(task)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),  # no inherited lock, database connection or thread
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
+    with pool:
         pending: deque[tuple[int, Future[_Done]]] = deque()
         try:
             for task in tasks:
@@ -315,6 +325,19 @@ def _map(tasks: Iterator[_Task], workers: int) -> Iterator[tuple[int, _Done]]:
             for _, future in pending:
                 future.cancel()
             raise
+
+
+def _start_worker(parent: int) -> None:
+    """Pool initializer: Ctrl-C stops the parent, which stops us; and we end when the parent is
+    gone (even killed with SIGKILL), never drawing on as an orphan."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _join(pdf: Path, parts: Path, segments: int, digest: str) -> None:
