@@ -29,6 +29,9 @@ def main() -> None:
     from bench.issuance import main as issuance_main  # issuer throughput (bench/issuance.py)
 
     issuance_main()
+    from bench.printing import main as printing_main  # card rendering ÷ bulk issuance (issue 19)
+
+    printing_main([])
     from bench.national import main as national_main  # 130M-entry status snapshot (issue 5)
 
     national_main()

@@ -59,7 +59,7 @@ def person(rng: random.Random) -> dict[str, Any]:
             "institution": "IMSS",
             "program": rng.choice(PROGRAMS[:5]),
             "affiliationNumber": f"{rng.randrange(10**11):011d}",
-            "beneficiaryRelationship": rng.choice(("titular", "conyuge", "hijo")),
+            "beneficiaryRelationship": rng.choice(("titular", "cónyuge", "hija", "hijo")),
             "adscriptionUnit": f"DFIMS{rng.randrange(10**6):06d}",
         },
     }

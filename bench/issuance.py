@@ -226,7 +226,7 @@ def _people_file(path: Path, rows: int, start: int = 0) -> Path:
                     "institution": "IMSS",
                     "program": "Régimen Obligatorio",
                     "affiliation_number": f"{number:011d}",
-                    "relationship": ("titular", "conyuge", "hijo")[number % 3],
+                    "relationship": ("titular", "CONYUGE", "HIJA", "hijo")[number % 4],
                     "clues": f"DFIMS{number % 1_000_000:06d}",
                     "valid_until": "2031-12-31",
                 }
@@ -262,7 +262,8 @@ def _cpu_seconds() -> float | None:
 
 def _child(argv: Sequence[str]) -> None:
     """``--child URL WORKDIR SOURCE OUT WORKERS GO``: one bulk run; prints its figures as JSON."""
-    from issuer.enrolment.bulk import BulkReport, Progress, run_bulk
+    from issuer.enrolment.bulk import Progress, run_bulk
+    from issuer.progress import Counts
 
     url, workdir, source, out, workers, go = argv
     with Path(source).open(encoding="utf-8") as handle:
@@ -274,7 +275,7 @@ def _child(argv: Sequence[str]) -> None:
     cpu_at_end: list[float | None] = []
 
     class Sampling(Progress):
-        def update(self, done: int, report: BulkReport) -> None:
+        def update(self, done: int, counts: Counts) -> None:
             if not first:
                 first.append((time.time(), done, _cpu_seconds()))
             if done == total:

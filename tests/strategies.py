@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from schemas import CREDENCIAL_CONTEXT_URL, HEALTH_COVERAGE_SCHEMA_URL
 from tools.wallet_examples import EXAMPLE_SUBJECT
 from verifier._identifiers import CURP_STATE_CODES, INSTITUTION_CODES, curp_check_digit
+from verifier._relationships import RELATIONSHIP_TERMS
 
 __all__ = [
     "ISSUERS",
@@ -42,7 +43,7 @@ _PROGRAMS: dict[str, tuple[str, ...]] = {
     "ISSSTE": ("Trabajador en Activo", "Pensionado", "Familiar Derechohabiente"),
     "IMSS-BIENESTAR": ("Servicios de Salud IMSS-Bienestar", "Atención a Población sin Seguridad"),
 }
-_RELATIONSHIPS = ("titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro")
+_RELATIONSHIPS = RELATIONSHIP_TERMS
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXYZ"
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _LETTERS = "ABCDEFGHIJKLMNÑOPQRSTUVWXYZÁÉÍÓÚÜabcdefghijklmnñopqrstuvwxyzáéíóúü"

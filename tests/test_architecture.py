@@ -420,6 +420,8 @@ PUBLIC_API = {
     "PRESENTATION_TYPE", "ChallengeStore", "InMemoryChallengeStore", "PresentationError",
     "PresentationResult", "PresentationVerifier", "create_presentation",
     "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",
+    "RELATIONSHIP_TERMS", "RELATIONSHIP_TERMS_WRITTEN", "RELATIONSHIP_VOCABULARY_VERSION",
+    "RETIRED_RELATIONSHIP_TERMS",
 }  # fmt: skip
 
 

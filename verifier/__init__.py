@@ -109,6 +109,12 @@ from ._proof import (
     hash_data,
     split_proof,
 )
+from ._relationships import (
+    RELATIONSHIP_TERMS,
+    RELATIONSHIP_TERMS_WRITTEN,
+    RELATIONSHIP_VOCABULARY_VERSION,
+    RETIRED_RELATIONSHIP_TERMS,
+)
 from ._status import (
     MIN_STATUS_LIST_BITS,
     InMemoryStatusLists,
@@ -169,6 +175,10 @@ __all__ = [
     "MIN_STATUS_LIST_BITS",
     "PRESENTATION_TYPE",
     "PROOF_TYPE",
+    "RELATIONSHIP_TERMS",
+    "RELATIONSHIP_TERMS_WRITTEN",
+    "RELATIONSHIP_VOCABULARY_VERSION",
+    "RETIRED_RELATIONSHIP_TERMS",
     "AccessDecision",
     "AccessRequest",
     "AllOf",

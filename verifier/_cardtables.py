@@ -12,6 +12,7 @@ from __future__ import annotations
 import schemas
 
 from ._contexts import CREDENTIALS_V2_URL
+from ._relationships import RELATIONSHIP_TERMS
 
 __all__ = [
     "CONTEXTS",
@@ -30,7 +31,8 @@ __all__ = [
     "STATUS_PURPOSES",
 ]
 
-# -- the version-1 dictionary (append-only: a new entry needs a new version) -------------------
+# -- the version-1 dictionary (append-only; once version 1 is released, a new entry needs a new
+# version: wallet_spec/card-codec.md §1 and its changelog) ------------------------------------
 
 CONTEXTS: tuple[list[str], ...] = ([CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL],)
 # One spelling per meaning: the order of `type` values does not change the signed RDF, so a
@@ -53,7 +55,8 @@ PROGRAMS = (
     "Atención a Población sin Seguridad",
     "Personas sin seguridad social",
 )
-RELATIONSHIPS = ("titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro")
+#: Appended in the draft of version 1 (ADR 0009): positions 0-6 keep their meaning.
+RELATIONSHIPS = RELATIONSHIP_TERMS
 SCHEMA_REFS: tuple[dict[str, str], ...] = (
     {"id": schemas.HEALTH_COVERAGE_SCHEMA_URL, "type": "JsonSchema"},
 )

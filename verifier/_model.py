@@ -109,7 +109,21 @@ class Coverage(_JsonModel):
         str, Field(alias="affiliationNumber", min_length=1, max_length=20, pattern=r"^[0-9A-Z-]+$")
     ]
     beneficiary_relationship: Annotated[
-        Literal["titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro"],
+        # verifier._relationships.RELATIONSHIP_TERMS (a test keeps them equal)
+        Literal[
+            "titular",
+            "conyuge",
+            "concubino",
+            "hijo",
+            "padre",
+            "madre",
+            "otro",
+            "cónyuge",
+            "esposa",
+            "esposo",
+            "concubina",
+            "hija",
+        ],
         Field(alias="beneficiaryRelationship"),
     ]
     adscription_unit: Annotated[_Clues, Field(alias="adscriptionUnit")]

@@ -19,6 +19,7 @@ import schemas
 
 from ._contexts import CREDENTIALS_V2_URL
 from ._identifiers import INSTITUTION_CODES, is_valid_clues, is_valid_curp
+from ._relationships import RELATIONSHIP_TERMS
 from ._time import parse_datetime
 
 __all__ = ["conforms_to_model", "conforms_to_subject_model"]
@@ -48,7 +49,7 @@ _COVERAGE_REQUIRED = frozenset(
 _COVERAGE_OPTIONAL = frozenset({"type"})
 _ENTRY_REQUIRED = frozenset({"type", "statusPurpose", "statusListIndex", "statusListCredential"})
 _ENTRY_OPTIONAL = frozenset({"id"})
-_RELATIONSHIPS = frozenset({"titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro"})
+_RELATIONSHIPS = frozenset(RELATIONSHIP_TERMS)
 _PURPOSES = frozenset({"revocation", "suspension"})
 _REQUIRED_CONTEXTS = [CREDENTIALS_V2_URL, schemas.CREDENCIAL_CONTEXT_URL]
 _REQUIRED_TYPES = frozenset({"VerifiableCredential", "HealthCoverageCredential"})

@@ -1,6 +1,6 @@
 """Operator commands of ``credencial-issuer`` that work on the issuer database without the API.
 
-``bulk``, ``status``, ``status-lists export``, ``audit verify``, ``clients create``,
+``bulk``, ``print``, ``status``, ``status-lists export``, ``audit verify``, ``clients create``,
 ``keys rotate`` and ``keys compromise``. Settings come from :class:`IssuerSettings`
 (``CREDENCIAL_*``); ``--db`` overrides the database URL. Exit status: 0 done, 1 refused or
 failed (a revoked credential, a broken audit chain, rows in ``errors.csv``, a key already marked
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from issuer.institutions import INSTITUTIONS
 
 if TYPE_CHECKING:  # the database stack is imported only when an operator command runs
+    from issuer.cards.printing import PrintReport
     from issuer.credentials.service import IssuerService
     from issuer.settings import IssuerSettings
 
@@ -33,7 +34,9 @@ __all__ = [
 ]
 
 #: The subcommands this module adds to ``credencial-issuer``.
-OPERATOR_COMMANDS = frozenset({"bulk", "status", "status-lists", "audit", "clients", "keys"})
+OPERATOR_COMMANDS = frozenset(
+    {"bulk", "print", "status", "status-lists", "audit", "clients", "keys"}
+)
 _EXIT_USAGE, _EXIT_INTERRUPTED = 64, 130
 # Mirrors of issuer.principal.SCOPES, issuer.credentials.service.StatusAction and
 # issuer.enrolment.bulk.CARD_OUTPUTS (a test keeps them equal), so that building the parser
@@ -41,6 +44,8 @@ _EXIT_USAGE, _EXIT_INTERRUPTED = 64, 130
 _SCOPES = frozenset({"issue", "status", "admin", "records", "legal", "dpo", "units"})
 _ACTIONS = ("suspend", "reinstate", "revoke")
 _CARDS = ("png", "pdf", "none")  # issuer.enrolment.bulk.CARD_OUTPUTS
+_ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")  # issuer.enrolment.rows.ENCODINGS
+_ECC = ("L", "M", "Q", "H")  # issuer.cards.render.ECC_LEVELS
 
 
 class OperatorError(Exception):
@@ -122,6 +127,15 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _encoding(value: str) -> str:
+    from issuer.enrolment.rows import text_encoding
+
+    try:
+        return text_encoding(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _moment(value: str) -> datetime:
     from verifier import parse_datetime
 
@@ -143,7 +157,14 @@ def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     bulk.add_argument("people", metavar="PEOPLE.csv|.jsonl", help="enrolment records")
     bulk.add_argument("--institution", required=True, type=_institution, metavar="CODE")
     bulk.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    bulk.add_argument("--cards", choices=_CARDS, default="png", help="card output (default: png)")
+    bulk.add_argument(
+        "--encoding", type=_encoding, default="utf-8", metavar="NAME",
+        help=f"the file's text encoding: {', '.join(_ENCODINGS)} (default: utf-8; never guessed)",
+    )  # fmt: skip
+    bulk.add_argument(
+        "--cards", choices=_CARDS, default="none",
+        help="also draw the cards once issued, as `print` does (default: none: only card texts)",
+    )  # fmt: skip
     bulk.add_argument(
         "--progress-every", type=_positive, default=100, metavar="N",
         help="without a terminal, report progress every N rows (default: 100)",
@@ -155,6 +176,32 @@ def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     bulk.add_argument(
         "--chunk", type=_positive, default=512, metavar="N",
         help="rows stored per transaction, at most (default: 512; up to 10,000)",
+    )  # fmt: skip
+
+    printing = commands.add_parser(
+        "print",
+        help="draw cards from card texts: a PNG per card, or A4 sheets for a print shop",
+        description=(
+            "Draw the cards of bulk output folders (credentials/part-*.txt) or of text files of "
+            "card texts (one per line): a PNG per card (--png DIR), or PDF sheets of ten cards "
+            "per A4 page with cut marks (--pdf OUT.pdf). Run it again after an interruption: "
+            "what was drawn is kept."
+        ),
+    )
+    printing.add_argument("sources", nargs="+", metavar="BULK_DIR|CARDS.txt")
+    target = printing.add_mutually_exclusive_group(required=True)
+    target.add_argument("--pdf", metavar="OUT.pdf", help="A4 sheets, ten cards a page")
+    target.add_argument("--png", metavar="DIR", help="one PNG per card")
+    printing.add_argument(
+        "--workers", type=_count, metavar="N",
+        help="processes that draw (0: this one; default: one per CPU core)",
+    )  # fmt: skip
+    printing.add_argument(
+        "--ecc", choices=_ECC, default="M", help="QR error-correction level (default: M)"
+    )
+    printing.add_argument(
+        "--progress-every", type=_positive, default=1000, metavar="N",
+        help="without a terminal, report progress every N cards (default: 1000)",
     )  # fmt: skip
 
     status = commands.add_parser("status", help="suspend, reinstate or revoke a credential")
@@ -237,6 +284,8 @@ def _bulk(args: argparse.Namespace) -> int:
             progress=progress,
             workers=args.workers,
             chunk=args.chunk,
+            encoding=args.encoding,
+            print_progress=Progress(None, label="print", unit="cards", every=1000),
         )
     finally:
         service.db.dispose()
@@ -247,10 +296,64 @@ def _bulk(args: argparse.Namespace) -> int:
         f"{report.errors} with errors; {report.files_written} files written",
         file=sys.stderr,
     )
+    if report.printed is not None:
+        _print_summary(report.printed)
     if report.errors:
         print(f"bulk: see {Path(args.out) / 'errors.csv'}", file=sys.stderr)
         return 1
-    return 0
+    if report.printed is None:
+        sheet = Path(args.out) / "cards.pdf"
+        print(
+            f"bulk: draw the cards with: credencial-issuer print {args.out} --pdf {sheet}",
+            file=sys.stderr,
+        )
+    return 1 if report.printed is not None and report.printed.errors else 0
+
+
+def _print_summary(report: PrintReport) -> None:
+    pages = f", {report.pages} pages" if report.pages else ""
+    print(
+        f"print: {report.cards} cards: {report.printed} drawn, {report.existing} already drawn, "
+        f"{len(report.errors)} not drawn{pages}",
+        file=sys.stderr,
+    )
+    for error in report.errors[:20]:
+        print(f"print: {error}", file=sys.stderr)
+    if len(report.errors) > 20:
+        print(f"print: and {len(report.errors) - 20} more", file=sys.stderr)
+
+
+def _print(args: argparse.Namespace) -> int:
+    from issuer.cards.printing import CardSourceError, print_cards
+    from issuer.progress import Progress
+
+    progress = Progress(None, label="print", unit="cards", every=args.progress_every)
+
+    def total(count: int) -> None:
+        progress.total = count
+
+    previous = _terminate_as_interrupt()
+    try:
+        report = print_cards(
+            [Path(source) for source in args.sources],
+            png=Path(args.png) if args.png else None,
+            pdf=Path(args.pdf) if args.pdf else None,
+            workers=args.workers,
+            ecc=args.ecc,
+            progress=progress,
+            on_total=total,
+        )
+    except CardSourceError as exc:
+        raise OperatorError(str(exc)) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _print_summary(report)
+    if not report.cards:
+        print("print: no card texts to draw", file=sys.stderr)
+        return 1
+    print(args.pdf or args.png)
+    return 1 if report.errors else 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -409,6 +512,7 @@ def run_operator(args: argparse.Namespace) -> int:
 
     handlers = {
         "bulk": _bulk,
+        "print": _print,
         "status": _status,
         "status-lists": _export_lists,
         "audit": _audit_verify,

@@ -11,8 +11,10 @@ are missing or differ from what they must hold:
   header), one compact JSON credential per line, in file order;
 - ``DIR/credentials/part-NNNNNN.txt``: their card texts (``SUS1:...``), line for line (an empty
   line where a credential has no card: the row is in ``errors.csv``);
-- ``DIR/cards/<CURP>-<first 8 hex of the credential id>.png`` (``--cards png``), or
-  ``DIR/cards.pdf`` (``--cards pdf``: every card of the batch in file order, ten per A4 page at
+- only with ``--cards png`` or ``--cards pdf`` (by default no image is drawn: printing is its own
+  step, ``credencial-issuer print DIR``, :mod:`issuer.cards.printing`, run after the issuing):
+  ``DIR/cards/<CURP>-<first 8 hex of the credential id>.png``, or
+  ``DIR/cards.pdf`` (every card of the batch in file order, ten per A4 page at
   actual size);
 - ``DIR/errors.csv``: ``line,field,message`` for every row that was not issued.
 
@@ -32,24 +34,22 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
-import io
 import itertools
 import json
 import os
 import secrets
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, TextIO
+from typing import Any, Literal
 
+from issuer.cards.printing import PrintReport, card_file_stem, print_cards
 from issuer.credentials.service import IssuerService
 from issuer.enrolment.batch import BatchIssuer, BatchOutcome, BatchRequest, wallet_line
-from issuer.enrolment.rows import EnrolmentRecord, RowError, RowResult, read_records
+from issuer.enrolment.rows import Encoding, EnrolmentRecord, RowError, RowResult, read_records
 from issuer.principal import Principal, cli_principal
+from issuer.progress import Progress
 from issuer.storage.files import atomic_write, create_new, remove_stale_temporaries, temporary_name
 from verifier import CardEncodingError, encode_card
 
@@ -80,13 +80,10 @@ AUTO_WORKERS_FROM = 2000
 #: Rows of the file per output part (``part-NNNNNN.jsonl`` and ``.txt``).
 PART_ROWS = 4096
 _WRITER_THREADS = 4
-_PNG_END = b"IEND\xaeB`\x82"
 
 
-def output_name(document: Mapping[str, Any]) -> str:
-    """``<CURP>-<first 8 hex of the id>``: the stem of a credential's output files."""
-    short = str(document["id"]).removeprefix("urn:uuid:")[:8]
-    return f"{document['credentialSubject']['curp']}-{short}"
+#: ``<CURP>-<first 8 hex of the id>``: the stem of a credential's card file.
+output_name = card_file_stem
 
 
 def part_name(number: int) -> str:
@@ -106,67 +103,6 @@ def read_outputs(out: Path) -> Iterator[tuple[dict[str, Any], str | None]]:
             yield json.loads(document), card or None
 
 
-class Progress:
-    """A progress bar on a terminal; without one, a line every ``every`` rows (no spam in logs)."""
-
-    def __init__(
-        self,
-        total: int | None,
-        stream: TextIO | None = None,
-        *,
-        every: int = 100,
-        label: str = "bulk",
-    ) -> None:
-        self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.every = max(every, 1)
-        self.label = label
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._started = time.monotonic()
-        self._drawn = 0.0
-        self._done = self._printed = 0
-
-    def _line(self, done: int, report: BulkReport) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
-        rate = done / elapsed
-        counts = f"{report.issued} new, {report.existing} existing, {report.errors} errors"
-        if not self.total:
-            return f"{self.label}: {done} rows · {rate:.1f}/s · {counts}"
-        share = min(done / self.total, 1.0)
-        eta = (self.total - done) / rate if rate > 0 and done < self.total else 0.0
-        minutes, seconds = divmod(int(eta), 60)
-        if self.tty:
-            filled = int(share * 24)
-            bar = "#" * filled + "." * (24 - filled)
-            return (
-                f"{self.label} [{bar}] {share:4.0%} {done}/{self.total} · {rate:.1f}/s · "
-                f"ETA {minutes}:{seconds:02d} · {counts}"
-            )
-        return f"{self.label}: {done}/{self.total} rows ({share:.0%}) · {rate:.1f}/s · {counts}"
-
-    def update(self, done: int, report: BulkReport) -> None:
-        """``done`` rows are finished."""
-        self._done = done
-        if self.tty:
-            now = time.monotonic()
-            if now - self._drawn >= 0.1:
-                self._drawn = now
-                self.stream.write("\r" + self._line(done, report) + "\x1b[K")
-                self.stream.flush()
-        elif done % self.every == 0:
-            self._printed = done
-            print(self._line(done, report), file=self.stream, flush=True)
-
-    def close(self, report: BulkReport) -> None:
-        """Draw the final state and end the line."""
-        line = self._line(self._done, report)
-        if self.tty:
-            self.stream.write("\r" + line + "\x1b[K\n")
-        elif self._printed != self._done or not self._done:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 @dataclass
 class BulkReport:
     """What a run did."""
@@ -176,6 +112,11 @@ class BulkReport:
     existing: int = 0  #: credentials found already issued (an earlier run)
     errors: int = 0  #: rows not issued (see errors.csv)
     files_written: int = 0  #: output files written (new, missing or incomplete before)
+    printed: PrintReport | None = None  #: the cards drawn (``cards`` png or pdf)
+
+    def summary(self) -> str:
+        """The counts, for the progress line."""
+        return f"{self.issued} new, {self.existing} existing, {self.errors} errors"
 
 
 class _Outputs:
@@ -185,18 +126,13 @@ class _Outputs:
         self.out = out
         self.cards = cards
         self.credentials = out / "credentials"
-        self.card_dir = out / "cards"
         self.credentials.mkdir(parents=True, exist_ok=True)
-        if cards == "png":
-            self.card_dir.mkdir(exist_ok=True)
-        remove_stale_temporaries(out, self.credentials, self.card_dir)
-        self.writers: Executor | None = None  # writes PNG cards in threads
+        remove_stale_temporaries(out, self.credentials)
+        self.writers: Executor | None = None  # encodes the cards of stored credentials again
         self.part = 0  # the part being filled
         self.wallets: list[bytes] = []  # its wallet JSON lines
         self.card_lines: list[bytes] = []  # and card text lines
         self.any_new = False  # whether it holds a credential issued in this run
-        self.sheet_parts: list[Path] = []  # parts with cards, for the PDF
-        self.sheet_digest = hashlib.sha256()  # of the stems of the sheet's cards, in order
 
     def _put(self, path: Path, data: bytes, *, new: bool = False) -> int:
         """Write ``path`` unless it already holds exactly ``data``; 1 if written."""
@@ -248,8 +184,6 @@ class _Outputs:
             return 0
         written = self._put(wallets, b"".join(self.wallets), new=self.any_new)
         written += self._put(cards, b"".join(self.card_lines), new=self.any_new)
-        if self.cards == "pdf":
-            self.sheet_parts.append(wallets)
         self.wallets, self.card_lines, self.any_new = [], [], False
         return written
 
@@ -261,69 +195,6 @@ class _Outputs:
             if number.isdigit() and int(number) > self.part:
                 path.unlink(missing_ok=True)
         return written
-
-    def write_png(self, document: Mapping[str, Any], card_text: str) -> int:
-        """Write the card PNG unless a complete one is there; 1 if written."""
-        png = self.card_dir / f"{output_name(document)}.png"
-        if _complete_png(png):
-            return 0
-        atomic_write(png, _card_png(document, card_text))
-        return 1
-
-    def write_sheet(self) -> int:
-        """Write ``cards.pdf`` unless it already holds exactly this run's cards; 1 if written.
-
-        The PDF records a digest of its credentials, in order, in its ``/Keywords``.
-        """
-        path = self.out / "cards.pdf"
-        if self.cards != "pdf" or not self.sheet_parts:
-            return 0
-        keywords = f"credencial-batch:{self.sheet_digest.hexdigest()}"
-        if _tail_has(path, keywords.encode()):
-            return 0
-        from issuer.cards.render import render_card_text
-        from issuer.cards.sheet import CardSheet
-
-        def draw(handle: BinaryIO) -> None:
-            sheet = CardSheet(handle, keywords=keywords)
-            for wallets in self.sheet_parts:
-                cards = wallets.with_suffix(".txt").read_text(encoding="utf-8").splitlines()
-                documents = wallets.read_bytes().splitlines()
-                for document, card in zip(documents, cards, strict=True):
-                    if card:  # a credential without a card is already reported for its row
-                        sheet.add(render_card_text(json.loads(document), card))
-            sheet.close()
-
-        atomic_write(path, draw)
-        return 1
-
-
-def _tail_has(path: Path, marker: bytes, size: int = 4096) -> bool:
-    """Whether the last ``size`` bytes of ``path`` contain ``marker``."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(path.stat().st_size - size, 0))
-            return marker in handle.read()
-    except OSError:
-        return False
-
-
-def _complete_png(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(-len(_PNG_END), os.SEEK_END)
-            return handle.read() == _PNG_END
-    except OSError:
-        return False
-
-
-def _card_png(document: Mapping[str, Any], card_text: str) -> bytes:
-    """The card PNG (zlib level 6: about 4× faster than ``card_png``'s optimized output)."""
-    from issuer.cards.render import DPI, render_card_text
-
-    buffer = io.BytesIO()
-    render_card_text(document, card_text).save(buffer, format="PNG", dpi=(DPI, DPI))
-    return buffer.getvalue()
 
 
 @contextlib.contextmanager
@@ -364,10 +235,12 @@ def run_bulk(
     *,
     institution: str,
     out: Path,
-    cards: CardOutput = "png",
+    cards: CardOutput = "none",
     progress: Progress | None = None,
     workers: int | None = None,
     chunk: int = DEFAULT_CHUNK,
+    encoding: Encoding = "utf-8",
+    print_progress: Progress | None = None,
 ) -> BulkReport:
     """Issue one credential per valid row of ``source`` for ``institution``; write ``out``.
 
@@ -375,7 +248,12 @@ def run_bulk(
     :data:`AUTO_WORKERS_FROM` rows or more, else 0); ``chunk`` rows at most are stored per
     transaction (:data:`MAX_CHUNK` at most). Raises
     :class:`issuer.enrolment.rows.EnrolmentFileError` before issuing anything if the file cannot
-    be read at all. Row problems go to ``errors.csv`` and never stop the run.
+    be read at all. Row problems go to ``errors.csv`` and never stop the run. ``encoding`` is
+    the file's (:data:`issuer.enrolment.rows.ENCODINGS`; strict UTF-8 by default).
+
+    ``cards`` ``png`` or ``pdf`` draws the cards once everything is issued, exactly as
+    ``credencial-issuer print`` would (:func:`issuer.cards.printing.print_cards`, one worker per
+    CPU, progress on ``print_progress``); by default none are drawn.
     """
     principal = cli_principal(institution)
     if workers is None:
@@ -395,10 +273,24 @@ def run_bulk(
             workers=workers,
         ) as issuer:
             largest = min(max(chunk, 1), MAX_CHUNK)
-            report = _run_rows(issuer, principal, source, outputs, progress, largest)
-    if progress is not None:
-        progress.close(report)
+            report = _run_rows(issuer, principal, source, outputs, progress, largest, encoding)
+        if progress is not None:
+            progress.close(report)
+        if cards != "none":
+            report.printed = _print(out, cards, print_progress)
+            report.files_written += report.printed.files_written
     return report
+
+
+def _print(out: Path, cards: CardOutput, progress: Progress | None) -> PrintReport:
+    """Draw the batch's cards, as ``credencial-issuer print`` does."""
+
+    def total(count: int) -> None:
+        if progress is not None:
+            progress.total = count
+
+    png, pdf = (out / "cards", None) if cards == "png" else (None, out / "cards.pdf")
+    return print_cards([out], png=png, pdf=pdf, progress=progress, on_total=total)
 
 
 @dataclass
@@ -445,6 +337,7 @@ def _run_rows(
     outputs: _Outputs,
     progress: Progress | None,
     chunk: int,
+    encoding: Encoding,
 ) -> BulkReport:
     report = BulkReport()
     with _errors_file(outputs.out) as errors:
@@ -456,7 +349,9 @@ def _run_rows(
         # A pipeline: chunk k+1 is signed while chunk k is stored and chunk k-1's files written.
         previous: tuple[list[_Row], Any] | None = None
         writing: _Collect | None = None
-        for rows in _chunks(_rows(read_records(source), principal.institution), chunk):
+        for rows in _chunks(
+            _rows(read_records(source, encoding=encoding), principal.institution), chunk
+        ):
             submitted = issuer.submit([row.request for row in rows if row.request is not None])
             collect(writing)
             writing = _store(issuer, *previous, outputs) if previous is not None else None
@@ -465,11 +360,10 @@ def _run_rows(
         if previous is not None:
             collect(_store(issuer, *previous, outputs))
         report.files_written += outputs.finish()
-        report.files_written += outputs.write_sheet()
     return report
 
 
-_Made = tuple[bytes | None, str | None, int, RowError | None]  # wallet, card, PNGs, error
+_Made = tuple[bytes | None, str | None, RowError | None]  # wallet, card, error
 _Collect = Callable[[BulkReport, "csv.DictWriter[str]", Progress | None], None]
 
 
@@ -482,10 +376,9 @@ def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outp
     outcomes = issuer.complete(submitted)
     made: list[_Made | Future[_Made]] = []
     for outcome in outcomes:
-        light = outcome.document is None or (outcome.created and outputs.cards != "png")
-        if light or outputs.writers is None:
+        if outcome.document is None or outcome.created or outputs.writers is None:
             made.append(_outputs_of(outcome, outputs))
-        else:  # a card to draw, or a stored credential's card to encode again
+        else:  # a stored credential's card to encode again
             made.append(outputs.writers.submit(_outputs_of, outcome, outputs))
 
     def collect(report: BulkReport, errors: csv.DictWriter[str], progress: Progress | None) -> None:
@@ -494,18 +387,13 @@ def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outp
             problems = row.problems
             if row.request is not None:
                 outcome, result = next(by_request)
-                wallet, card, pngs, problem = (
-                    result.result() if isinstance(result, Future) else result
-                )
-                report.files_written += pngs
+                wallet, card, problem = result.result() if isinstance(result, Future) else result
                 if outcome.document is not None and wallet is not None:
                     report.issued += outcome.created
                     report.existing += not outcome.created
                     report.files_written += outputs.add(
                         row.ordinal, wallet, card, new=outcome.created
                     )
-                    if outputs.cards == "pdf" and card is not None:
-                        outputs.sheet_digest.update(f"{output_name(outcome.document)}\n".encode())
                 problems = [problem] if problem else []
             report.rows += 1
             if problems:
@@ -523,12 +411,12 @@ def _store(issuer: BatchIssuer, rows: list[_Row], submitted: Any, outputs: _Outp
 
 
 def _outputs_of(outcome: BatchOutcome, outputs: _Outputs) -> _Made:
-    """A request's wallet line and card text (made again for a credential found stored), its
-    card PNG written if asked for; and the row's error if it has one."""
+    """A request's wallet line and card text (made again for a credential found stored), and
+    the row's error if it has one."""
     line = outcome.request.line
     document = outcome.document
     if document is None:
-        return None, None, 0, RowError(line, outcome.field, outcome.error or "not issued")
+        return None, None, RowError(line, outcome.field, outcome.error or "not issued")
     wallet = outcome.wallet if outcome.wallet is not None else wallet_line(document)
     card, problem = outcome.card, None
     if outcome.error is not None:  # issued, but no card could be made
@@ -538,5 +426,4 @@ def _outputs_of(outcome: BatchOutcome, outputs: _Outputs) -> _Made:
             card = encode_card(document)
         except CardEncodingError as exc:
             problem = RowError(line, "card", f"issued, but no card can be made: {exc}")
-    pngs = outputs.write_png(document, card) if card is not None and outputs.cards == "png" else 0
-    return wallet, card, pngs, problem
+    return wallet, card, problem

@@ -1,16 +1,19 @@
 """Enrolment records: the contract with the institutions' enrolment systems.
 
-A batch is a UTF-8 CSV file with a header, or a JSON Lines file with the same keys (one object per
-line). Each row is checked field by field with the verifier's own rules and becomes either an
+A batch is a CSV file with a header, or a JSON Lines file with the same keys (one object per
+line), in UTF-8 or in the encoding named (:data:`ENCODINGS`: Windows-1252 and Latin-1 too).
+Each row is checked field by field with the verifier's own rules and becomes either an
 :class:`EnrolmentRecord` or a :class:`RowError`; reading never stops at a bad row.
 
 Text is stripped of surrounding whitespace and put in Unicode NFC (so the same name always signs
 the same bytes); nothing else is changed: no case folding, accents, Ñ, apostrophes and hyphens
-stay as written.
+stay as written. The one exception is ``relationship``, a term of a fixed vocabulary: its
+spellings (``HIJA``, ``Conyuge``) become the term (:mod:`issuer.enrolment.relationships`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -20,14 +23,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from issuer.enrolment.first_lines import FirstLines
+from issuer.enrolment.relationships import ACCEPTED_RELATIONSHIPS, relationship_term
 from verifier import (
     INSTITUTION_CODES,
-    Coverage,
+    RELATIONSHIP_TERMS_WRITTEN,
     CoverageSubject,
     KeyFormatError,
     curp_check_digit,
@@ -40,9 +44,11 @@ from verifier._modelcheck import conforms_to_subject_model
 
 __all__ = [
     "COLUMNS",
+    "ENCODINGS",
     "MEXICO_CITY",
     "OPTIONAL_COLUMNS",
     "RELATIONSHIPS",
+    "Encoding",
     "EnrolmentFileError",
     "EnrolmentRecord",
     "RecordFormat",
@@ -51,6 +57,7 @@ __all__ = [
     "count_rows",
     "read_records",
     "record_format",
+    "text_encoding",
 ]
 
 #: Required columns, in the order of the documented header.
@@ -69,14 +76,16 @@ COLUMNS: tuple[str, ...] = (
 )
 #: Columns that may be absent from the header (or the JSON object).
 OPTIONAL_COLUMNS: tuple[str, ...] = ("holder_did",)
-#: Allowed ``relationship`` values: the model's ``beneficiaryRelationship``.
-RELATIONSHIPS: tuple[str, ...] = get_args(
-    Coverage.model_fields["beneficiary_relationship"].annotation
-)
+#: The ``relationship`` terms enrolment writes (each also accepted in capitals, without
+#: accents, and as the synonyms of :mod:`issuer.enrolment.relationships`).
+RELATIONSHIPS: tuple[str, ...] = RELATIONSHIP_TERMS_WRITTEN
 #: "Today", for the date checks, is the calendar date in Mexico City (UTC−6, no DST since 2022).
 MEXICO_CITY = timezone(timedelta(hours=-6), "UTC-06:00")
 
 RecordFormat = Literal["csv", "jsonl"]
+Encoding = Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"]
+#: The text encodings an enrolment file may be read in (``--encoding``); UTF-8 by default.
+ENCODINGS: tuple[Encoding, ...] = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
 
 _KNOWN = frozenset(COLUMNS + OPTIONAL_COLUMNS)
 _ORDER = {column: position for position, column in enumerate(COLUMNS + OPTIONAL_COLUMNS)}
@@ -88,6 +97,7 @@ _CONSONANTS = frozenset("BCDFGHJKLMNPQRSTVWXYZ")
 _DID_KEY = re.compile(r"did:key:(z6Mk[1-9A-HJ-NP-Za-km-z]+)")
 _MAX_TEXT = 80
 _BOM = b"\xef\xbb\xbf"
+_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # The model's JSON names, mapped back to our columns (for the final model check).
 _MODEL_FIELDS = {
@@ -302,8 +312,10 @@ def _check_row(
     number = clean["affiliation_number"]
     if number and _AFFILIATION.fullmatch(number) is None:
         fail("affiliation_number", "must be 1 to 20 capital letters A-Z, digits or hyphens")
-    if clean["relationship"] and clean["relationship"] not in RELATIONSHIPS:
-        fail("relationship", _one_of(RELATIONSHIPS, clean["relationship"]))
+    relationship = relationship_term(clean["relationship"]) if clean["relationship"] else None
+    if clean["relationship"] and relationship is None:
+        message = f"must be one of {ACCEPTED_RELATIONSHIPS}, not {clean['relationship']!r}"
+        fail("relationship", message + " (capitals and missing accents are fine)")
     if clean["clues"] and not is_valid_clues(clean["clues"]):
         fail("clues", "must be a CLUES code: five capital letters and six digits (DFIMS000014)")
     if clean["valid_until"]:
@@ -326,7 +338,7 @@ def _check_row(
         institution=clean["institution"],
         program=clean["program"],
         affiliation_number=number,
-        relationship=clean["relationship"],
+        relationship=relationship or "",
         clues=clean["clues"],
         valid_until_date=valid_until,
         holder_did=clean["holder_did"] or None,
@@ -361,25 +373,75 @@ def record_format(path: Path) -> RecordFormat:
     raise EnrolmentFileError(f"{path}: unknown format {suffix!r}; use .csv or .jsonl")
 
 
-def _decoded_lines(raw_lines: Iterable[bytes], errors: list[RowError]) -> Iterator[str]:
-    """UTF-8 lines (a leading BOM removed); a line that is not UTF-8 is reported and skipped."""
+def text_encoding(name: str) -> Encoding:
+    """``name`` as one of :data:`ENCODINGS` (``windows-1252``, ``latin1``, ``UTF8`` included)."""
+    try:
+        found = codecs.lookup(name).name
+    except LookupError:
+        found = ""
+    for encoding in ENCODINGS:
+        if codecs.lookup(encoding).name == found:
+            return encoding
+    raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, not {name!r}")
+
+
+def _looks_like_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` has non-ASCII bytes that are all valid UTF-8 sequences: text written as
+    UTF-8, which a single-byte encoding would silently turn into ``MARÃ\x8dA``."""
+    if raw.isascii():
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decoded_lines(
+    raw_lines: Iterable[bytes], errors: list[RowError], encoding: Encoding = "utf-8"
+) -> Iterator[str]:
+    """The lines as text; a line that is not valid in ``encoding`` is reported and skipped.
+
+    UTF-8 is strict (a leading byte order mark is removed). A single-byte encoding refuses a byte
+    it does not define (cp1252: 0x81, 0x8D, 0x8F, 0x90, 0x9D) and a line that is valid UTF-8 with
+    accents: that file is UTF-8, and reading it as cp1252 would change every accented letter.
+    """
+    utf8 = encoding.startswith("utf-8")
     for number, raw in enumerate(raw_lines, start=1):
         if number == 1:
             if raw.startswith(_UTF16_BOMS):
                 raise EnrolmentFileError("line 1: the file is UTF-16; save it as UTF-8")
-            raw = raw.removeprefix(_BOM)
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(
-                RowError(
-                    number,
-                    "encoding",
-                    f"not UTF-8 (byte 0x{raw[exc.start]:02X} at column {exc.start + 1}); "
-                    "save the file as UTF-8",
+            if raw.startswith(_BOM) and not utf8:
+                raise EnrolmentFileError(
+                    f"line 1: the file starts with a UTF-8 byte order mark, so it is UTF-8, "
+                    f"not {encoding}; run without --encoding"
                 )
+            raw = raw.removeprefix(_BOM)
+        if not utf8 and _looks_like_utf8(raw):
+            seen = next(char for char in raw.decode("utf-8") if not char.isascii())
+            utf8_bytes = seen.encode().hex(" ").upper()
+            message = (
+                f"this line is UTF-8 ({seen!r} written as the bytes {utf8_bytes}), and read as "
+                f"{encoding} its accented letters would change; if the file is UTF-8, run "
+                "without --encoding"
             )
+            errors.append(RowError(number, "encoding", message))
+            yield "\n"
+            continue
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            hint = (
+                "save the file as UTF-8, or name its encoding (--encoding cp1252, latin-1)"
+                if utf8
+                else "check the file's encoding"
+            )
+            byte = f"byte 0x{raw[exc.start]:02X} at column {exc.start + 1}"
+            message = f"not {_NAMES[encoding]} ({byte}); {hint}"
+            errors.append(RowError(number, "encoding", message))
             yield "\n"  # keep line numbers: an empty line in its place
+            continue
+        yield text
 
 
 _Row = tuple[int, dict[str, str] | list[RowError]]
@@ -472,7 +534,11 @@ def _json_type(value: object) -> str:
 
 
 def read_records(
-    path: Path | str, *, today: date | None = None, file_format: RecordFormat | None = None
+    path: Path | str,
+    *,
+    today: date | None = None,
+    file_format: RecordFormat | None = None,
+    encoding: Encoding = "utf-8",
 ) -> Iterator[RowResult]:
     """Every row of an enrolment file, in order: a record, or one error per problem found.
 
@@ -480,6 +546,7 @@ def read_records(
     on an earlier valid row makes a later row an error (one credential per person per batch).
     Raises :class:`EnrolmentFileError` (when the first item is requested) if the file cannot be
     read at all: unknown extension, empty, UTF-16, or a CSV header without the required columns.
+    ``encoding`` is one of :data:`ENCODINGS` (strict UTF-8 by default; nothing is guessed).
     """
     path = Path(path)
     kind = file_format or record_format(path)
@@ -487,7 +554,7 @@ def read_records(
     seen = FirstLines()  # every CURP of the file, compactly (a national file is large)
     pending: list[RowError] = []
     with path.open("rb") as handle:
-        lines = _decoded_lines(handle, pending)
+        lines = _decoded_lines(handle, pending, encoding)
         rows = _csv_rows(lines, pending) if kind == "csv" else _jsonl_rows(lines)
         for line, row in rows:
             while pending and pending[0].line <= line:

@@ -65,7 +65,7 @@ def person(number: int, institution: str = "IMSS", **changes: str) -> dict[str, 
         "institution": institution,
         "program": "Régimen Obligatorio",
         "affiliation_number": f"{number:011d}",
-        "relationship": ("titular", "conyuge", "hijo")[number % 3],
+        "relationship": ("titular", "cónyuge", "hija")[number % 3],
         "clues": f"DFIMS{number:06d}",
         "valid_until": "2031-12-31",
     }

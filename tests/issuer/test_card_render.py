@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 from bench.card_robustness import decodes, degrade
 from issuer import cli as issuer_cli
+from issuer.cards import render as render_module
 from issuer.cards.render import (
     CARD_SIZE_PX,
     DEFAULT_ECC,
@@ -117,7 +118,8 @@ def card(signed_example: dict[str, Any]) -> Image.Image:
 
 def test_card_is_cr80_at_300_dpi(card: Image.Image) -> None:
     assert card.size == CARD_SIZE_PX == (1011, 638)
-    assert card.mode == "RGB"
+    assert card.mode == "P"  # a palette image: white and 16 levels of each ink
+    assert len(card.getcolors() or []) <= 49
 
 
 def test_png_decodes_to_the_card_text_and_verifies(
@@ -156,6 +158,20 @@ def test_qr_is_alphanumeric_at_the_default_level(card: Image.Image, card_text: s
     assert qr_placement(card_text).modules == 17 + 4 * version
 
 
+def test_without_zxing_the_card_is_the_same_but_for_the_mask(
+    signed_example: dict[str, Any], card_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """segno draws the QR when zxing-cpp's writer is missing: same version, place and text."""
+    fast = render_card(signed_example)
+    monkeypatch.setattr(render_module, "_HAS_ZXING", False)
+    slow = render_card(signed_example)
+    assert _qr_read(slow).text == card_text
+    assert _version(_qr_read(slow)) == _version(_qr_read(fast))
+    place = qr_placement(card_text)
+    text_column = (0, 0, place.left - 4 * place.module_px, fast.height)
+    assert fast.crop(text_column).tobytes() == slow.crop(text_column).tobytes()
+
+
 @pytest.mark.parametrize("ecc", ["L", "Q", "H"])
 def test_other_levels(signed_example: dict[str, Any], card_text: str, ecc: Any) -> None:
     barcode = _qr_read(render_card(signed_example, ecc=ecc))
@@ -187,7 +203,9 @@ def test_qr_is_as_large_as_fits_with_its_quiet_zone(card: Image.Image, card_text
 
 def test_only_the_printed_fields_and_spanish_labels(credential: dict[str, Any]) -> None:
     fields = _fields(credential)
-    assert [f.label for f in fields] == ["Nombre", "CURP", "Institución", "Programa", "Vigencia"]
+    assert [f.label for f in fields] == [
+        "Nombre", "CURP", "Institución", "Parentesco", "Programa", "Vigencia"
+    ]  # fmt: skip
     values = {f.label: f.value for f in fields}
     assert values["Nombre"] == "MARÍA GUADALUPE DEL SOCORRO HERNÁNDEZ DE LA O"
     assert values["CURP"] == "HEOG850314MDFRXD08"
@@ -455,7 +473,9 @@ def test_verify_a_jpeg_photo_whatever_its_name(
     verify_args: list[str],
 ) -> None:
     photo = tmp_path / "scan.dat"  # detected by its magic bytes, not its extension
-    card.rotate(12, expand=True, fillcolor="white").save(photo, format="JPEG", quality=60)
+    card.convert("RGB").rotate(12, expand=True, fillcolor="white").save(
+        photo, format="JPEG", quality=60
+    )
     status, out, _ = _run(capsys, verify_cli.run, [*verify_args, "--json", str(photo)])
     assert status == 0
     assert json.loads(out)["verdict"] == "VALID"

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from issuer.enrolment.rows import (
     RowError,
     RowResult,
     read_records,
+    text_encoding,
 )
 from tests.issuer._enrolment_data import make_curp, person, write_csv, write_jsonl
 from tests.issuer._workers import make_settings
@@ -136,8 +138,10 @@ BAD_FIELDS = [
     ("program", "P" * 81, "at most 80 characters"),
     ("affiliation_number", "12 34", "capital letters A-Z, digits or hyphens"),
     ("affiliation_number", "1" * 21, "1 to 20"),
-    ("relationship", "primo", "must be one of titular, conyuge"),
-    ("relationship", "Titular", "not 'Titular'"),
+    ("relationship", "primo", "must be one of titular, cónyuge, esposa, esposo, concubina,"),
+    ("relationship", "hijastra", "concubino, hija, hijo, madre, padre, otro, not 'hijastra'"),
+    ("relationship", "HIJ0", "not 'HIJ0' (capitals and missing accents are fine)"),
+    ("relationship", "esposa(o)", "not 'esposa(o)'"),
     ("clues", "DFIMS00001", "five capital letters and six digits"),
     ("clues", "dfims000001", "CLUES"),
     ("valid_until", "", "required"),
@@ -178,11 +182,52 @@ def test_several_problems_in_one_row_are_all_reported_in_column_order(tmp_path: 
     ]
 
 
-def test_relationships_are_the_models() -> None:
-    assert set(RELATIONSHIPS) == {
-        "titular", "conyuge", "concubino", "hijo", "padre", "madre", "otro"
-    }  # fmt: skip
+def test_relationships_are_the_vocabulary_written_today() -> None:
+    assert RELATIONSHIPS == (
+        "titular", "cónyuge", "esposa", "esposo", "concubina", "concubino",
+        "hija", "hijo", "madre", "padre", "otro",
+    )  # fmt: skip
+    assert set(RELATIONSHIPS) <= set(
+        get_args(Coverage.model_fields["beneficiary_relationship"].annotation)
+    )
     assert Coverage.model_fields["beneficiary_relationship"].is_required()
+
+
+@pytest.mark.parametrize(
+    ("written", "term"),
+    [
+        ("hija", "hija"),
+        ("HIJA", "hija"),
+        ("Hijo", "hijo"),
+        ("cónyuge", "cónyuge"),
+        ("Cónyuge", "cónyuge"),
+        ("CONYUGE", "cónyuge"),
+        ("conyuge", "cónyuge"),  # version 1's spelling: written as people read it now
+        ("CÓNYUGE", "cónyuge"),
+        ("co\u0301nyuge", "cónyuge"),  # decomposed: o + combining acute
+        ("esposa", "esposa"),
+        ("ESPOSO", "esposo"),
+        ("Concubina", "concubina"),
+        ("CONCUBINO", "concubino"),
+        ("concubinario", "concubino"),
+        ("MADRE", "madre"),
+        ("Padre", "padre"),
+        ("TITULAR", "titular"),
+        (" otra ", "otro"),
+    ],
+)
+def test_relationships_as_institutions_write_them(tmp_path: Path, written: str, term: str) -> None:
+    [record] = _read(write_csv(tmp_path / "p.csv", [person(1, relationship=written)]))
+    assert isinstance(record, EnrolmentRecord)
+    assert record.relationship == term
+    assert record.subject()["coverage"]["beneficiaryRelationship"] == term
+
+
+def test_spellings_of_one_term_are_one_row(tmp_path: Path) -> None:
+    """The row key is the normalised row: ``HIJA`` and ``hija`` are the same enrolment."""
+    upper = _records(_read(write_csv(tmp_path / "a.csv", [person(1, relationship="HIJA")])))
+    lower = _records(_read(write_csv(tmp_path / "b.csv", [person(1, relationship="hija")])))
+    assert upper[0].row_key == lower[0].row_key
 
 
 def test_the_same_curp_twice_is_an_error_on_the_later_line(tmp_path: Path) -> None:
@@ -256,6 +301,95 @@ def test_a_latin1_line_is_reported_and_the_others_are_read(tmp_path: Path) -> No
     assert "not UTF-8 (byte 0x" in error.message
     assert "save the file as UTF-8" in error.message
     assert [r.line for r in _records(results)] == [2, 4]
+
+
+def _institution_rows() -> list[dict[str, str]]:
+    """Rows as enrolment systems export them: capitals, relationships without accents."""
+    return [
+        person(1, given_names="MARÍA JOSÉ", first_surname="PEÑA", relationship="HIJA"),
+        person(2, given_names="RENÉ", first_surname="O’FARRILL", relationship="CONYUGE"),
+        person(3, given_names="ANA", first_surname="MUÑOZ", relationship="Concubina"),
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_a_file_in_a_named_single_byte_encoding_reads_as_its_utf8_twin(
+    tmp_path: Path, encoding: str
+) -> None:
+    rows = _institution_rows()
+    if encoding == "latin-1":  # Latin-1 has no curly apostrophe
+        rows[1]["first_surname"] = "O'FARRILL"
+    utf8 = write_csv(tmp_path / "u.csv", rows)
+    other = tmp_path / "w.csv"
+    other.write_bytes(utf8.read_text(encoding="utf-8").encode(encoding))
+    assert other.read_bytes() != utf8.read_bytes()  # accents are single bytes now
+    read = list(read_records(other, today=TODAY, encoding=encoding))  # type: ignore[arg-type]
+    assert not _errors(read)
+    assert read == _read(utf8)
+    assert [r.relationship for r in _records(read)] == ["hija", "cónyuge", "concubina"]
+    assert _records(read)[0].given_names == "MARÍA JOSÉ"
+
+
+def test_a_byte_cp1252_does_not_define_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_bytes(write_csv(tmp_path / "u.csv", _institution_rows()).read_bytes())
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"RENE", b"RENE").replace(b"O\xe2\x80\x99", b"O\x81")
+    lines[1] = lines[1].decode("utf-8").encode("cp1252")
+    lines[3] = lines[3].decode("utf-8").encode("cp1252")
+    path.write_bytes(b"\n".join(lines))
+    results = list(read_records(path, today=TODAY, encoding="cp1252"))
+    [error] = _errors(results)
+    assert (error.line, error.field) == (3, "encoding")
+    assert "not Windows-1252 (byte 0x81 at column" in error.message
+    assert [r.line for r in _records(results)] == [2, 4]  # the other rows are issued
+
+
+def test_a_utf8_file_read_as_cp1252_is_refused_line_by_line_not_garbled(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "u.csv", _institution_rows())
+    results = list(read_records(path, today=TODAY, encoding="cp1252"))
+    errors = _errors(results)
+    assert [(e.line, e.field) for e in errors] == [
+        (2, "encoding"),
+        (3, "encoding"),
+        (4, "encoding"),
+    ]
+    assert "this line is UTF-8 ('Í' written as the bytes C3 8D)" in errors[0].message
+    assert "run without --encoding" in errors[0].message
+    assert not _records(results)
+
+
+def test_the_default_utf8_error_names_the_encoding_option(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_bytes(
+        write_csv(tmp_path / "u.csv", _institution_rows()).read_text("utf-8").encode("cp1252")
+    )
+    errors = _errors(_read(path))
+    assert [e.line for e in errors] == [2, 3, 4]
+    assert "--encoding cp1252" in errors[0].message
+
+
+def test_a_utf8_bom_with_a_single_byte_encoding_is_refused(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", [person(1)])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    with pytest.raises(EnrolmentFileError, match="byte order mark, so it is UTF-8, not cp1252"):
+        list(read_records(path, today=TODAY, encoding="cp1252"))
+    assert len(_records(list(read_records(path, today=TODAY, encoding="utf-8-sig")))) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding"),
+    [("cp1252", "cp1252"), ("windows-1252", "cp1252"), ("Latin-1", "latin-1"),
+     ("iso-8859-1", "latin-1"), ("UTF8", "utf-8"), ("utf-8-sig", "utf-8-sig")],
+)  # fmt: skip
+def test_encoding_names(name: str, encoding: str) -> None:
+    assert text_encoding(name) == encoding
+
+
+@pytest.mark.parametrize("name", ["utf-16", "cp850", "ascii", "guess"])
+def test_other_encodings_are_refused_naming_the_accepted_ones(name: str) -> None:
+    with pytest.raises(ValueError, match="must be one of utf-8, utf-8-sig, cp1252, latin-1"):
+        text_encoding(name)
 
 
 def test_a_bom_is_stripped(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from issuer.cards.render import ECC_LEVELS
 from issuer.cli import operator as operator_cli
 from issuer.cli import run
 from issuer.credentials.service import IssuerService, StatusAction
 from issuer.enrolment.bulk import CARD_OUTPUTS
-from issuer.enrolment.rows import EnrolmentRecord, read_records
+from issuer.enrolment.rows import ENCODINGS, EnrolmentRecord, read_records
 from issuer.principal import SCOPES, cli_principal
 from tests.issuer._enrolment_data import operator_env, people, write_csv
 from verifier import (
@@ -361,3 +362,5 @@ def test_parser_mirrors_the_service() -> None:
     assert operator_cli._SCOPES == SCOPES
     assert set(operator_cli._ACTIONS) == {action.value for action in StatusAction}
     assert operator_cli._CARDS == CARD_OUTPUTS
+    assert operator_cli._ENCODINGS == ENCODINGS
+    assert operator_cli._ECC == ECC_LEVELS
