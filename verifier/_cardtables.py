@@ -55,7 +55,7 @@ PROGRAMS = (
     "Atención a Población sin Seguridad",
     "Personas sin seguridad social",
 )
-#: Appended in the draft of version 1 (ADR 0009): positions 0-6 keep their meaning.
+#: Appended in the draft of version 1 (ADR 0010): positions 0-6 keep their meaning.
 RELATIONSHIPS = RELATIONSHIP_TERMS
 SCHEMA_REFS: tuple[dict[str, str], ...] = (
     {"id": schemas.HEALTH_COVERAGE_SCHEMA_URL, "type": "JsonSchema"},

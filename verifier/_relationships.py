@@ -1,6 +1,6 @@
 """The relationship vocabulary: how the covered person is related to the insured (the titular).
 
-Versioned and append-only (ADR 0009). A credential carries the person's **own** term, spelled as
+Versioned and append-only (ADR 0010). A credential carries the person's **own** term, spelled as
 they read it on their card: ``hija`` for a daughter, ``esposa`` for a wife, ``cónyuge`` with its
 accent. Every term ever issued stays valid, so every credential and card ever made still reads
 the same; retired spellings are only never written again.

@@ -1,4 +1,4 @@
-"""The relationship column as institutions write it, mapped to the vocabulary (ADR 0009).
+"""The relationship column as institutions write it, mapped to the vocabulary (ADR 0010).
 
 Enrolment systems write ``HIJA``, ``Conyuge``, ``cónyuge``, ``CONCUBINARIO``: the same terms in
 capitals, without accents or in the legal masculine form. Each spelling maps to one term of the

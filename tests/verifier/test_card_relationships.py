@@ -1,4 +1,4 @@
-"""The relationship vocabulary (ADR 0009): its new terms travel in every form, and every card made
+"""The relationship vocabulary (ADR 0010): its new terms travel in every form, and every card made
 before they were added still decodes to the same credential and verifies."""
 
 from __future__ import annotations
