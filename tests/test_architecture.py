@@ -420,6 +420,7 @@ PUBLIC_API = {
     "PRESENTATION_TYPE", "ChallengeStore", "InMemoryChallengeStore", "PresentationError",
     "PresentationResult", "PresentationVerifier", "create_presentation",
     "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",
+    "IJsonError", "parse_json",
 }  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from ._status import InMemoryStatusLists, StatusListSource
 from ._time import format_datetime, parse_datetime
 from ._trust import TrustStore
 from ._trust_state import TrustDir
-from ._verifier import Verdict, VerificationResult, Verifier, VerifierConfig
+from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
 
 __all__ = ["EXIT_CODES", "EXIT_USAGE", "UsageParser", "main"]
 
@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--anchors",
         metavar="ANCHORS.json",
-        help="pinned trust-anchor keys for --trust-dir (default: those recorded at the last sync)",
+        help="pinned trust-anchor keys for --trust-dir: the bundle must be signed by them and "
+        "the folder's state must have been written under them, else the verdict is "
+        "INDETERMINATE (without it: the anchors recorded at the last sync)",
     )
     parser.add_argument(
         "--context",
@@ -148,6 +150,16 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
         print(f"      {reason.detail}")
 
 
+def _untrusted(result: VerificationResult, failure: TrustBundleError) -> VerificationResult:
+    """The verdict when the trust folder failed its check: INDETERMINATE (a genuine credential
+    cannot be told from a forged one), unless the input is not even readable."""
+    first = result.reasons[0] if result.reasons else None
+    if result.credential is None and first is not None and first.code is ReasonCode.MALFORMED_INPUT:
+        return result
+    reason = Reason(failure.code, f"the trust folder cannot be used: {failure.message}")
+    return VerificationResult(Verdict.INDETERMINATE, (reason,), None, result.checked_at)
+
+
 def _sync_parser() -> argparse.ArgumentParser:
     parser = UsageParser(
         prog="credencial-verify sync",
@@ -216,14 +228,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"credencial-verify: --now: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    trust_failure: TrustBundleError | None = None  # a trust folder that cannot be used
     try:
         status: StatusListSource
         if args.trust_dir:
             if args.status_list:
                 raise _UsageError("--status-list cannot be combined with --trust-dir")
             pinned = AnchorSet.from_file(args.anchors) if args.anchors else None
-            synced = TrustDir.load(args.trust_dir, anchors=pinned)
-            trust, status = synced.trust, synced.status_lists
+            try:
+                synced = TrustDir.load(args.trust_dir, anchors=pinned)
+                trust, status = synced.trust, synced.status_lists
+            except TrustBundleError as exc:  # nothing can be known: INDETERMINATE, below
+                trust_failure, trust, status = exc, TrustStore(), InMemoryStatusLists()
         else:
             trust = TrustStore.from_file(args.trust) if args.trust else TrustStore()
             status = InMemoryStatusLists.from_files(args.status_list)
@@ -237,9 +253,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"credencial-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     result = verifier.check(text, now=now)
+    if trust_failure is not None:
+        result = _untrusted(result, trust_failure)
     unreadable = result.reasons and result.reasons[0].code is ReasonCode.MALFORMED_INPUT
     if result.credential is None and unreadable:  # neither JSON nor a card: not a verdict
         print(f"credencial-verify: {result.reasons[0].detail}", file=sys.stderr)
+        if args.json:  # --json always prints a verdict object
+            print(json.dumps(result.to_json(lang), ensure_ascii=False, indent=2))
         return EXIT_USAGE
     if args.json:
         print(json.dumps(result.to_json(lang), ensure_ascii=False, indent=2))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -45,7 +44,7 @@ from issuer.http.params import (
     known_institution,
 )
 from issuer.principal import Principal
-from verifier import DATA_CLASSES, HEALTH_PURPOSES, Grantee
+from verifier import DATA_CLASSES, HEALTH_PURPOSES, Grantee, parse_json
 
 __all__ = ["access_problems", "router"]
 
@@ -204,7 +203,7 @@ def _presentation_header(authorization: str | None) -> dict[str, Any]:
         )  # fmt: skip
     try:
         raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
-        parsed = json.loads(raw)
+        parsed = parse_json(raw)
     except (binascii.Error, ValueError, RecursionError):
         raise ApiError(400, "the presentation is not base64url JSON", code="MALFORMED") from None
     if not isinstance(parsed, dict):

@@ -35,7 +35,6 @@ import csv
 import hashlib
 import io
 import itertools
-import json
 import os
 import secrets
 import sys
@@ -51,7 +50,7 @@ from issuer.enrolment.batch import BatchIssuer, BatchOutcome, BatchRequest, wall
 from issuer.enrolment.rows import EnrolmentRecord, RowError, RowResult, read_records
 from issuer.principal import Principal, cli_principal
 from issuer.storage.files import atomic_write, create_new, remove_stale_temporaries, temporary_name
-from verifier import CardEncodingError, encode_card
+from verifier import CardEncodingError, encode_card, parse_json
 
 __all__ = [
     "AUTO_WORKERS_FROM",
@@ -103,7 +102,7 @@ def read_outputs(out: Path) -> Iterator[tuple[dict[str, Any], str | None]]:
         if len(cards) != len(documents):
             raise ValueError(f"{wallets.name} and its .txt differ in length")
         for document, card in zip(documents, cards, strict=True):
-            yield json.loads(document), card or None
+            yield parse_json(document), card or None
 
 
 class Progress:
@@ -291,7 +290,7 @@ class _Outputs:
                 documents = wallets.read_bytes().splitlines()
                 for document, card in zip(documents, cards, strict=True):
                     if card:  # a credential without a card is already reported for its row
-                        sheet.add(render_card_text(json.loads(document), card))
+                        sheet.add(render_card_text(parse_json(document), card))
             sheet.close()
 
         atomic_write(path, draw)

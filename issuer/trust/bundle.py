@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from issuer.keys.files import Ed25519KeyPair
 from issuer.storage.files import atomic_write
-from verifier import CredencialError, decode_multibase, format_datetime
+from verifier import CredencialError, decode_multibase, format_datetime, parse_json
 from verifier._bundle import AnchorSet, bundle_signing_bytes, encode_bundle_signature
 from verifier._status import status_list_file_bytes
 from verifier._status_delta import StatusDeltaError, make_status_delta, status_delta_file_bytes
@@ -53,7 +53,7 @@ def _write(path: Path, document: Mapping[str, Any]) -> bytes:
 
 def _read_object(path: Path, what: str) -> dict[str, Any]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise TrustBundleError(f"cannot read {what} {path}: {exc}") from exc
     if not isinstance(document, dict):
