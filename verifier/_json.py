@@ -48,9 +48,11 @@ _OPENERS = re.compile(r"[\[{]")
 class IJsonError(InputError, ValueError):
     """JSON that is not I-JSON (RFC 7493), or not JSON at all; ``kind`` says which rule broke."""
 
-    def __init__(self, message: str, kind: IJsonKind) -> None:
+    def __init__(self, message: str, kind: IJsonKind, *, column: int | None = None) -> None:
         super().__init__(message)
         self.kind: IJsonKind = kind
+        #: For a syntax error: the 1-based column (of its line) where it was found.
+        self.column = column
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -157,7 +159,10 @@ def parse_json(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> 
     except IJsonError:
         raise
     except json.JSONDecodeError as exc:
-        raise IJsonError(f"not JSON: {exc}", "syntax") from None
+        where = (
+            f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        )
+        raise IJsonError(f"not JSON: {exc.msg} ({where})", "syntax", column=exc.colno) from None
     except RecursionError:
         raise IJsonError("JSON nested too deeply", "depth") from None
     except ValueError as exc:  # int() past Python's digit limit, and the like

@@ -356,7 +356,7 @@ def _card_text(value: str) -> str:
 
 
 _VerifiableCredential = Annotated[
-    dict[str, Any] | Annotated[str, AfterValidator(_card_text)],
+    dict[str, Any] | str,
     Field(
         description="The credential as a JSON object, or the card text (SUS1:…); any other "
         "string is refused (422)."
@@ -378,6 +378,11 @@ class VerifyCredentialRequest(_Request):
 
     verifiable_credential: _VerifiableCredential = Field(alias="verifiableCredential")
     options: VerifyOptions = Field(default_factory=VerifyOptions)
+
+    @field_validator("verifiable_credential")
+    @classmethod
+    def _string_is_card_text(cls, value: dict[str, Any] | str) -> dict[str, Any] | str:
+        return _card_text(value) if isinstance(value, str) else value
 
 
 class PresentationVerifyOptions(BaseModel):

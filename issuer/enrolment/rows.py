@@ -441,7 +441,7 @@ def _jsonl_rows(lines: Iterator[str]) -> Iterator[_Row]:
         try:
             data = parse_json(line.rstrip("\r\n"))
         except IJsonError as exc:
-            message = f"not valid I-JSON: {exc.message}"
+            message = f"not valid JSON: {exc.message.removeprefix('not JSON: ')}"
             yield number, [RowError(number, "row", message)]
             continue
         if not isinstance(data, dict):

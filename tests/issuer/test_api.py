@@ -767,7 +767,7 @@ def test_verify_reports_in_english_on_request(shared: World) -> None:
 
 def test_problem_details_for_every_error_status(shared: World) -> None:
     client = shared.client
-    assert_problem(client.post("/credentials/verify", json={"verifiableCredential": "x"}), 400)
+    assert_problem(client.post("/credentials/verify", json={"verifiableCredential": "SUS1:x"}), 400)
     assert_problem(
         client.post("/credentials/issue", content=b"{", headers=shared.headers("IMSS", **{
             "content-type": "application/json"
