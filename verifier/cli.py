@@ -170,7 +170,10 @@ def _sync_parser() -> argparse.ArgumentParser:
     parser.add_argument("source", metavar="URL|DIR", help="bundle folder, bundle file or URL")
     parser.add_argument("--state", required=True, metavar="DIR", help="the trust folder")
     parser.add_argument(
-        "--anchors", metavar="ANCHORS.json", help="pinned anchor keys (needed for the first sync)"
+        "--anchors",
+        metavar="ANCHORS.json",
+        help="pinned anchor keys: the bundle must be signed by them (needed for the first sync; "
+        "without it, the anchors of the installed state)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
     parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")

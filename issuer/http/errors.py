@@ -264,8 +264,9 @@ class IJsonBody:
 _PROBLEM_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed request (problem details)",
     401: "No API key, or not a valid one",
-    403: "Missing scope, or another institution's credential",
-    404: "No such credential, list, institution or host",
+    403: "Missing scope, or acting in another institution's name",
+    404: "No such credential, order, grant, list, institution or host (another institution's "
+    "is answered the same)",
     409: "Conflict: Idempotency-Key reused with a different body, or the credential is revoked",
     413: "Request body too large",
     422: "Invalid request: one entry per invalid field in `errors`",
@@ -312,7 +313,7 @@ class Problem(BaseModel):
                     "type": "about:blank",
                     "title": "Forbidden",
                     "status": 403,
-                    "detail": "the credential belongs to another institution",
+                    "detail": "IMSS cannot issue coverage of ISSSTE",
                     "code": "OTHER_INSTITUTION",
                 },
                 {

@@ -331,7 +331,8 @@ def test_withdrawal_is_not_retroactive_and_needs_the_grantor(sqlite_world: World
     other = make_holder(world, person={**subject(), "curp": "LOPJ900101HJCPRN08"})
     body = granted(world, holder, "IMSS", grant_document())
     assert ask(world).status_code == 200
-    assert_problem(withdraw(world, other, "IMSS", body["grantId"]), 403, "NOT_GRANTOR")
+    # Someone else's grant is answered exactly as one that does not exist (issue 18).
+    assert_problem(withdraw(world, other, "IMSS", body["grantId"]), 404, "NOT_FOUND")
     # a presentation signing some other statement is not a withdrawal
     presentation = holder.present(
         world, "IMSS", {"action": "consent.withdraw", "grantId": "urn:uuid:other"}
@@ -529,7 +530,7 @@ def test_judicial_order_is_validated_and_owned(sqlite_world: World) -> None:
         f"/judicial-orders/{grant_id}/approvals",
         headers={"Authorization": f"Bearer {issste_dpo}"},
     )
-    assert_problem(response, 403, "OTHER_INSTITUTION")
+    assert_problem(response, 404, "NOT_FOUND")  # another's order: as if it did not exist
 
 
 def test_deferred_notification_hides_order_accesses_until_the_date(sqlite_world: World) -> None:
