@@ -8,7 +8,10 @@
   data class is one decision by :func:`verifier.authorize` over the custodian's grants, audited
   once. The answer is a FHIR ``Bundle`` holding only the permitted classes, and only resources
   dated inside the period the grant covers; when nothing is permitted the answer is 403
-  (``ACCESS_DENIED``) with the decisions.
+  (``ACCESS_DENIED``) with the decisions. The requester is told only about its request and the
+  grants that name it (:meth:`verifier.AccessDecision.to_requester_json`): never another
+  institution's grant, a withdrawal of one, or a judicial order for someone else
+  (docs/disclosure.md); the audit log keeps the full decision for the person and the auditor.
 """
 
 from __future__ import annotations
@@ -113,7 +116,8 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
             decision = control.decide(
                 session, body.custodian, request, actor=principal.client_id, now=now
             )
-            decisions.append({"dataClass": data_class, **decision.to_json()})
+            # What the requester may know: its own grants and request, nobody else's.
+            decisions.append({"dataClass": data_class, **decision.to_requester_json()})
             if not decision.permit:
                 continue
             query = select(ClinicalRecord).where(
