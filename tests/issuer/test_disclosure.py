@@ -57,6 +57,8 @@ PARTIES = (
 CUSTODIAN, GRANTEE, THIRD = "IMSS", "ISSSTE", "IMSS-BIENESTAR"
 PERSON_CURP = subject()["curp"]
 OTHER_CURP = "LOPJ900101HJCPRN08"
+#: ``data.draw`` of Hypothesis: a strategy (and a label) in, a value out.
+Draw = Callable[..., Any]
 #: A distinctive past moment: the person's withdrawal, as stored.
 WITHDRAWN_AT = datetime(2026, 3, 14, 1, 59, 26, tzinfo=UTC)
 
@@ -112,14 +114,14 @@ class Route:
     """A route of the table: ``call(scene, party, draw)`` builds a request, or None."""
 
     name: str
-    call: Callable[[Scene, str, st.DrawFn], Call | None]
+    call: Callable[[Scene, str, Draw], Call | None]
 
 
-def _curp(scene: Scene, draw: st.DrawFn) -> str:
-    return draw(st.sampled_from([PERSON_CURP, OTHER_CURP, "BADD110313HCMLNS09"]), label="curp")
+def _curp(scene: Scene, draw: Draw) -> str:
+    return str(draw(st.sampled_from([PERSON_CURP, OTHER_CURP, "BADD110313HCMLNS09"]), label="curp"))
 
 
-def _records_request(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _records_request(scene: Scene, party: str, draw: Draw) -> Call | None:
     if party in {"the person", "another person"}:
         return None
     classes = draw(
@@ -138,7 +140,7 @@ def _records_request(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
     return Call("POST", "/records/requests", body, scene.bearer(party))
 
 
-def _store_record(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _store_record(scene: Scene, party: str, draw: Draw) -> Call | None:
     if party in {"the person", "another person"}:
         return None
     body = {
@@ -159,13 +161,13 @@ def _presentation_header(scene: Scene, party: str, institution: str) -> dict[str
     return {"Authorization": f"Presentation {token}"}
 
 
-def _access_log(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _access_log(scene: Scene, party: str, draw: Draw) -> Call | None:
     institution = draw(st.sampled_from([CUSTODIAN, GRANTEE]), label="institution")
     headers = _presentation_header(scene, party, institution) or scene.bearer(party)
     return Call("GET", "/me/access-log", None, headers, {"institution": institution})
 
 
-def _withdrawal(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _withdrawal(scene: Scene, party: str, draw: Draw) -> Call | None:
     grant_id = draw(
         st.sampled_from([*scene.grant_ids, "urn:uuid:00000000-0000-4000-8000-000000000000"])
     )
@@ -182,18 +184,18 @@ def _withdrawal(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
     )
 
 
-def _order_action(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _order_action(scene: Scene, party: str, draw: Draw) -> Call | None:
     grant_id = draw(st.sampled_from([*scene.order_ids, *scene.grant_ids]), label="order")
     action = draw(st.sampled_from(["approvals", "revocation"]), label="action")
     return Call("POST", f"/judicial-orders/{grant_id}/{action}", None, scene.bearer(party))
 
 
-def _receipt_list(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _receipt_list(scene: Scene, party: str, draw: Draw) -> Call | None:
     code = draw(st.sampled_from([CUSTODIAN, GRANTEE, THIRD]), label="institution")
     return Call("GET", f"/institutions/{code}/consent-status/1", None, scene.bearer(party))
 
 
-def _challenge(scene: Scene, party: str, draw: st.DrawFn) -> Call | None:
+def _challenge(scene: Scene, party: str, draw: Draw) -> Call | None:
     code = draw(st.sampled_from([CUSTODIAN, GRANTEE]), label="institution")
     return Call("POST", f"/institutions/{code}/consent/challenges", None, scene.bearer(party))
 
