@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import select
 
+from issuer.consent.models import RecordsAnswer, RecordsDenied, RecordStored
 from issuer.consent.service import AccessControl
 from issuer.credentials.dependencies import ServiceDep
 from issuer.http.auth import require
@@ -68,6 +69,7 @@ class RecordRequest(RequestBody):
     tags=["records"],
     summary="Store one FHIR resource of a person's record (the caller's institution)",
     status_code=201,
+    response_model=RecordStored,
     responses=problems(400, 401, 403, 413, 422),
 )
 def store_record(body: RecordEntry, principal: RecordsCaller, service: ServiceDep) -> Any:
@@ -93,7 +95,15 @@ def store_record(body: RecordEntry, principal: RecordsCaller, service: ServiceDe
     "/records/requests",
     tags=["records"],
     summary="Ask another institution for a person's record data (consent-gated)",
-    responses=problems(400, 401, 403, 413, 422),
+    response_model=RecordsAnswer,
+    responses={
+        **problems(400, 401, 413, 422),
+        403: {
+            "model": RecordsDenied,
+            "description": "Missing scope, or nothing permitted (`ACCESS_DENIED`, with the "
+            "decisions: only reasons about the request and the caller's own grants)",
+        },
+    },
 )
 def request_records(body: RecordRequest, principal: RecordsCaller, service: ServiceDep) -> Any:
     """Scope `records`. Answers only the data classes the decision point permits."""

@@ -29,6 +29,15 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
+from issuer.consent.models import (
+    AccessLog,
+    ConsentChallenge,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    JudicialOrderApproval,
+    JudicialOrderCreated,
+    JudicialOrderRevoked,
+)
 from issuer.consent.service import AccessControl, AccessError, JudicialOrderInput
 from issuer.credentials.dependencies import ServiceDep
 from issuer.http.auth import require
@@ -122,6 +131,7 @@ class JudicialOrderRequest(RequestBody):
     "/institutions/{code}/consent/challenges",
     tags=["consent"],
     summary="A single-use challenge for a holder presentation to this institution",
+    response_model=ConsentChallenge,
     responses=problems(404, 422),
 )
 def consent_challenge(code: InstitutionCode, service: ServiceDep) -> dict[str, str]:
@@ -134,6 +144,7 @@ def consent_challenge(code: InstitutionCode, service: ServiceDep) -> dict[str, s
     tags=["consent"],
     summary="Record a consent grant signed by the holder; returns a signed receipt",
     status_code=201,
+    response_model=ConsentRecorded,
     responses=problems(400, 401, 403, 404, 413, 422),
 )
 def record_consent(code: InstitutionCode, body: GrantRequest, service: ServiceDep) -> Any:
@@ -150,6 +161,7 @@ def record_consent(code: InstitutionCode, body: GrantRequest, service: ServiceDe
     "/institutions/{code}/consent/grants/{grant_id}/withdrawal",
     tags=["consent"],
     summary="Withdraw a consent grant (signed by the holder who gave it)",
+    response_model=ConsentWithdrawn,
     responses=problems(400, 401, 403, 404, 413, 422),
 )
 def withdraw_consent(
@@ -215,12 +227,18 @@ def _presentation_header(authorization: str | None) -> dict[str, Any]:
     "/me/access-log",
     tags=["consent"],
     summary="Who accessed my data, when, and under which grant",
+    response_model=AccessLog,
     responses=problems(400, 401, 404, 422),
 )
 def access_log(
     service: ServiceDep,
     institution: Annotated[
-        str, Query(description="The institution the presentation was made for (its domain).")
+        str,
+        Query(
+            pattern=r"^[A-Za-z-]{1,32}$",
+            description="The code (IMSS, ISSSTE or IMSS-BIENESTAR) of the institution the "
+            "presentation was made for: the one whose challenge it signs.",
+        ),
     ],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Any:
@@ -241,6 +259,7 @@ def access_log(
     tags=["consent"],
     summary="Record a judicial order (legal unit); effective once the DPO approves",
     status_code=201,
+    response_model=JudicialOrderCreated,
     responses=problems(400, 401, 403, 413, 422),
 )
 def create_judicial_order(
@@ -274,6 +293,7 @@ def create_judicial_order(
     "/judicial-orders/{grant_id}/approvals",
     tags=["consent"],
     summary="Approve a judicial order as data-protection officer",
+    response_model=JudicialOrderApproval,
     responses=problems(401, 403, 404, 409, 422),
 )
 def approve_judicial_order(
@@ -288,6 +308,7 @@ def approve_judicial_order(
     "/judicial-orders/{grant_id}/revocation",
     tags=["consent"],
     summary="Revoke a judicial order from now on",
+    response_model=JudicialOrderRevoked,
     responses=problems(401, 403, 404, 422),
 )
 def revoke_judicial_order(

@@ -346,3 +346,71 @@ def test_the_grantee_is_told_the_state_of_its_own_grant(scene: Scene) -> None:
     assert response.status_code == 403
     reasons = [r for d in response.json()["decisions"] for r in d["reasons"]]
     assert "GRANT_WITHDRAWN" in {r["code"] for r in reasons}
+
+
+# -- the published schema of these routes (issue 18, finding 7) ------------------------------------
+
+CONSENT_ROUTES = {
+    ("post", "/institutions/{code}/consent/challenges"): "ConsentChallenge",
+    ("post", "/institutions/{code}/consent/grants"): "ConsentRecorded",
+    ("post", "/institutions/{code}/consent/grants/{grant_id}/withdrawal"): "ConsentWithdrawn",
+    ("get", "/me/access-log"): "AccessLog",
+    ("post", "/judicial-orders"): "JudicialOrderCreated",
+    ("post", "/judicial-orders/{grant_id}/approvals"): "JudicialOrderApproval",
+    ("post", "/judicial-orders/{grant_id}/revocation"): "JudicialOrderRevoked",
+    ("post", "/records"): "RecordStored",
+    ("post", "/records/requests"): "RecordsAnswer",
+}
+
+
+def test_consent_records_and_order_routes_have_response_schemas(scene: Scene) -> None:
+    spec = scene.world.client.get("/openapi.json").json()
+    for (method, path), model in CONSENT_ROUTES.items():
+        responses = spec["paths"][path][method]["responses"]
+        (success,) = [code for code in responses if code.startswith("2")]
+        schema = responses[success]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{model}"}, (path, schema)
+    denied = spec["paths"]["/records/requests"]["post"]["responses"]["403"]
+    schema = denied["content"]["application/problem+json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/RecordsDenied"}
+    institution = {p["name"]: p for p in spec["paths"]["/me/access-log"]["get"]["parameters"]}[
+        "institution"
+    ]
+    assert "IMSS, ISSSTE or IMSS-BIENESTAR" in institution["description"]
+    assert "domain" not in institution["description"]
+
+
+def test_real_answers_match_their_schemas(scene: Scene) -> None:
+    """Each documented model validates what the route really answers."""
+    from issuer.consent import models
+
+    world = scene.world
+
+    def check(model: type[Any], response: Any, status: int = 200) -> None:
+        assert response.status_code == status, response.text
+        model.model_validate(response.json())
+
+    check(
+        models.ConsentChallenge, world.client.post(f"/institutions/{CUSTODIAN}/consent/challenges")
+    )
+    fresh = granted(world, scene.person, GRANTEE, grant_document(grantees=[{"institution": THIRD}]))
+    models.ConsentRecorded.model_validate(fresh)
+    check(models.ConsentWithdrawn, withdraw(world, scene.person, GRANTEE, fresh["grantId"]))
+    headers = _presentation_header(scene, "the person", CUSTODIAN)
+    check(models.AccessLog, world.client.get("/me/access-log", params={"institution": CUSTODIAN},
+                                             headers=headers))  # fmt: skip
+    check(models.RecordsAnswer, ask(world, classes=("ece.full",), purpose="HLEGAL"))
+    check(models.RecordsDenied, ask(world, requester=THIRD), 403)
+    stored = world.client.post("/records", json={
+        "subject": PERSON_CURP, "dataClass": "coverage", "effectiveDate": "2024-01-01",
+        "resource": {"resourceType": "Coverage"}}, headers=scene.bearer("custodian"))  # fmt: skip
+    check(models.RecordStored, stored, 201)
+    legal = {"Authorization": f"Bearer {world.service.create_client(THIRD, 'l', ['legal'])}"}
+    dpo = {"Authorization": f"Bearer {world.service.create_client(THIRD, 'd', ['dpo'])}"}
+    created = world.client.post("/judicial-orders", json=order_body(), headers=legal)
+    check(models.JudicialOrderCreated, created, 201)
+    order = created.json()["grantId"]
+    check(models.JudicialOrderApproval, world.client.post(f"/judicial-orders/{order}/approvals",
+                                                          headers=dpo))  # fmt: skip
+    check(models.JudicialOrderRevoked, world.client.post(f"/judicial-orders/{order}/revocation",
+                                                         headers=dpo))  # fmt: skip
