@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
@@ -48,6 +48,7 @@ from issuer.http.params import (
     NO_STORE,
     InstitutionCode,
     ListNumber,
+    PresentedTo,
     RequestBody,
     host_institution,
     known_institution,
@@ -232,14 +233,7 @@ def _presentation_header(authorization: str | None) -> dict[str, Any]:
 )
 def access_log(
     service: ServiceDep,
-    institution: Annotated[
-        str,
-        Query(
-            pattern=r"^[A-Za-z-]{1,32}$",
-            description="The code (IMSS, ISSSTE or IMSS-BIENESTAR) of the institution the "
-            "presentation was made for: the one whose challenge it signs.",
-        ),
-    ],
+    institution: PresentedTo,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Authenticated by a presentation of the holder's coverage credential (challenge from
