@@ -414,3 +414,16 @@ def test_real_answers_match_their_schemas(scene: Scene) -> None:
                                                           headers=dpo))  # fmt: skip
     check(models.JudicialOrderRevoked, world.client.post(f"/judicial-orders/{order}/revocation",
                                                          headers=dpo))  # fmt: skip
+
+
+def test_the_disclosure_matrix_covers_every_route(scene: Scene) -> None:
+    """docs/disclosure.md lists every route of the OpenAPI (a new route must join it)."""
+    text = (Path(__file__).parents[2] / "docs" / "disclosure.md").read_text(encoding="utf-8")
+    spec = scene.world.client.get("/openapi.json").json()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method in item
+        if f"`{method.upper()} {path}`" not in text
+    ]
+    assert missing == []
