@@ -42,7 +42,6 @@ IJsonKind = Literal["syntax", "encoding", "duplicate-key", "surrogate", "number"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: An escaped surrogate (``\\uD800``...): only then can the parsed strings hold a lone one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_OPENERS = re.compile(r"[\[{]")
 
 
 class IJsonError(InputError, ValueError):
@@ -102,7 +101,7 @@ _DECODER = json.JSONDecoder(
 def _depth_exceeds(text: str, limit: int) -> bool:
     """Whether brackets nest deeper than ``limit`` (an upper bound: brackets inside strings
     count too, so only text with that many openers at all is scanned exactly)."""
-    if len(_OPENERS.findall(text)) <= limit:
+    if text.count("[") + text.count("{") <= limit:
         return False
     depth, in_string, escaped = 0, False, False
     for char in text:
@@ -148,7 +147,7 @@ def parse_json(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> 
             raise IJsonError(f"not valid Unicode text (UTF-8): {exc}", "encoding") from None
     else:
         text = data
-        if _SURROGATE.search(text):
+        if not text.isascii() and _SURROGATE.search(text):
             raise IJsonError("the text holds a lone surrogate (not valid Unicode)", "surrogate")
     if text.startswith("\ufeff"):
         raise IJsonError("JSON text must not start with a byte-order mark", "encoding")
@@ -167,6 +166,6 @@ def parse_json(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> 
         raise IJsonError("JSON nested too deeply", "depth") from None
     except ValueError as exc:  # int() past Python's digit limit, and the like
         raise IJsonError(f"not JSON: {exc}", "number") from None
-    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
         raise IJsonError("a string holds a lone surrogate escape (not valid Unicode)", "surrogate")
     return document
