@@ -3,7 +3,9 @@
 A small JSON file (``{"highestVersion": 7, "latestTrustedTime": "...", "anchor": {...}}``) kept
 beside the synced bundle. It stops rollback (an older, validly signed bundle is refused) and
 lets the verifier notice a clock set back. ``anchor`` is the anchor set of the last accepted
-bundle: after an anchor rotation, the next bundle is checked against the rotated set.
+bundle: after an anchor rotation, the next bundle is checked against the rotated set, unless
+anchors are pinned (``--anchors``): pinned anchors are authoritative, and a state file that
+records other anchors is not used (anyone who can write the folder can write this file).
 """
 
 from __future__ import annotations

@@ -130,3 +130,31 @@ def test_help_says_what_anchors_does(capsys: pytest.CaptureFixture[str]) -> None
     text = " ".join(capsys.readouterr().out.split())
     assert "the bundle must be signed by them" in text
     assert "INDETERMINATE" in text
+
+
+def test_the_desk_page_obeys_pinned_anchors_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], world: dict[str, Any]
+) -> None:
+    """``credencial-verify serve --anchors``: the same rule, through the page's service."""
+    from verifier import AnchorSet
+    from verifier.desk import DeskConfig, DeskService
+
+    assert _sync(world, world["publisher"].publish(2, revoked=frozenset({REVOKED_INDEX}))) == 0
+    forged = _attacker_folder(tmp_path, world)
+    shutil.rmtree(world["state"])
+    shutil.copytree(forged, world["state"], symlinks=True)
+    card = world["card"].read_text(encoding="utf-8")
+    pinned = AnchorSet.from_file(world["anchors"])
+    desk = DeskService(
+        DeskConfig(
+            world["state"], anchors=pinned, counts_file=tmp_path / "c.json", clock=lambda: NOW
+        )
+    )
+    answer = desk.verify_text(card)
+    assert answer["verdict"] == "INDETERMINATE"
+    assert [r["code"] for r in answer["reasons"]] == ["TRUST_BUNDLE_INVALID"]
+    assert answer["holder"] is None
+    unpinned = DeskService(
+        DeskConfig(world["state"], counts_file=tmp_path / "d.json", clock=lambda: NOW)
+    )
+    assert unpinned.verify_text(card)["verdict"] == "VALID"  # the documented unpinned default
