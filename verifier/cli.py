@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from ._bundle import AnchorSet
@@ -81,7 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a held BitstringStatusListCredential (repeatable)",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON: always a verdict object once the arguments are valid "
+        "(INDETERMINATE when the input, a trust file or the trust folder cannot be used)",
+    )
     parser.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
     parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")
     parser.add_argument(
@@ -254,6 +259,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             text = decode_qr_image(text).encode("utf-8")
     except (_UsageError, CredencialError) as exc:
         print(f"credencial-verify: {exc}", file=sys.stderr)
+        if args.json:  # --json always prints a verdict object: nothing could be judged
+            code = exc.code if isinstance(exc, CredencialError) else ReasonCode.MALFORMED_INPUT
+            unjudged = VerificationResult(
+                Verdict.INDETERMINATE, (Reason(code, str(exc)),), None, now or datetime.now(UTC)
+            )
+            print(json.dumps(unjudged.to_json(lang), ensure_ascii=False, indent=2))
         return EXIT_USAGE
     result = verifier.check(text, now=now)
     if trust_failure is not None:

@@ -158,3 +158,21 @@ def test_the_desk_page_obeys_pinned_anchors_too(
         DeskConfig(world["state"], counts_file=tmp_path / "d.json", clock=lambda: NOW)
     )
     assert unpinned.verify_text(card)["verdict"] == "VALID"  # the documented unpinned default
+
+
+def test_json_prints_a_verdict_object_when_a_file_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], world: dict[str, Any]
+) -> None:
+    for argv in (
+        ["--json", str(tmp_path / "no-such-card.json")],
+        ["--json", "--trust", str(tmp_path / "no-such-trust.json"), str(world["card"])],
+        ["--json", "--trust-dir", str(world["state"]), "--anchors", str(tmp_path / "none.json"),
+         str(world["card"])],
+    ):  # fmt: skip
+        capsys.readouterr()
+        assert run(argv) == 64
+        captured = capsys.readouterr()
+        document = json.loads(captured.out)
+        assert document["verdict"] == "INDETERMINATE"
+        assert document["credential"] is None
+        assert document["reasons"][0]["detail"] in captured.err
