@@ -43,7 +43,8 @@ crash: $(STAMP)
 	CREDENCIAL_CRASH_ROUNDS=40 $(PY) -m pytest -q -rP tests/issuer/test_crash.py
 
 ## fuzz: the long profiles (100,000 inputs per parser, 10,000 differential canonicalization
-## cases) and the whole tamper sweeps; prints inputs, crashes and VALID-on-mutated per parser.
+## cases) and the whole tamper sweeps; prints inputs, crashes and VALID-on-mutated per parser,
+## with one "dup-key: ..." row per JSON parser (repeated member names, issue 18; must stay 0 VALID).
 ## About an hour on 2 idle cores (API bodies alone ~15 min); CREDENCIAL_FUZZ_API_SHARE=0.1 shortens it.
 fuzz: $(STAMP)
 	CREDENCIAL_DIFFERENTIAL_EXAMPLES=10000 CREDENCIAL_FUZZ_EXAMPLES=100000 \

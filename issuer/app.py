@@ -5,8 +5,8 @@
 - **Authentication**: ``Authorization: Bearer <client_id>.<secret>`` (an API key from
   :meth:`IssuerService.create_client` or ``POST /admin/clients``). No key or a bad key: 401.
 - **Authorization**: scopes ``issue``, ``status``, ``admin``; a missing scope is 403. An
-  institution never reads, renders, suspends or revokes another institution's credential, nor
-  issues in its name: 403 (code ``OTHER_INSTITUTION``). An id that does not exist at all is 404.
+  institution never reads, renders, suspends or revokes another institution's credential: 404,
+  exactly as an id that does not exist. Issuing in its name: 403 (code ``OTHER_INSTITUTION``).
 - **Idempotency**: ``Idempotency-Key`` on the issuing endpoints. The first request answers 201;
   a retry with the same key and body answers **200** with the same credential (nothing is
   issued twice); the same key with a different body is 409.

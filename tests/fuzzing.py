@@ -180,13 +180,13 @@ def summary_lines() -> list[str]:
     lines: list[str] = []
     if TALLIES:
         header = (
-            f"{'parser':<22}{'inputs':>9}{'crashes':>9}{'hangs':>7}{'mutated':>9}"
+            f"{'parser':<28}{'inputs':>9}{'crashes':>9}{'hangs':>7}{'mutated':>9}"
             f"{'VALID-on-mutated':>18}{'slowest ms':>12}{'RSS growth MiB':>16}"
         )
         lines += [header, "-" * len(header)]
         for name, t in TALLIES.items():
             lines.append(
-                f"{name:<22}{t.inputs:>9,}{t.crashes:>9}{t.hangs:>7}{t.mutated:>9,}"
+                f"{name:<28}{t.inputs:>9,}{t.crashes:>9}{t.hangs:>7}{t.mutated:>9,}"
                 f"{t.valid_on_mutated:>18}{t.slowest * 1000:>12.1f}"
                 f"{t.rss_growth_kib / 1024:>16.1f}"
             )

@@ -422,6 +422,7 @@ PUBLIC_API = {
     "did_key_from_public_key", "did_key_verification_method", "public_key_from_did_key",
     "RELATIONSHIP_TERMS", "RELATIONSHIP_TERMS_WRITTEN", "RELATIONSHIP_VOCABULARY_VERSION",
     "RETIRED_RELATIONSHIP_TERMS",
+    "IJsonError", "parse_json",
 }  # fmt: skip
 
 

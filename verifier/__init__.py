@@ -83,6 +83,7 @@ from ._errors import (
     ValidityPeriodError,
 )
 from ._identifiers import INSTITUTION_CODES, curp_check_digit, is_valid_clues, is_valid_curp
+from ._json import IJsonError, parse_json
 from ._messages import Language, reason_summary, verdict_label
 from ._multibase import (
     ED25519_PRIV_PREFIX,
@@ -206,6 +207,7 @@ __all__ = [
     "Grant",
     "Grantee",
     "HealthCoverageCredential",
+    "IJsonError",
     "InMemoryChallengeStore",
     "InMemoryStatusLists",
     "IndeterminateError",
@@ -281,6 +283,7 @@ __all__ = [
     "offline_consent_grants",
     "parse_datetime",
     "parse_health_coverage_credential",
+    "parse_json",
     "public_key_from_did_key",
     "reason_summary",
     "split_proof",

@@ -99,11 +99,17 @@ class AuthorizationCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationReason:
-    """Why a decision came out as it did: a stable code, a message, and the grant concerned."""
+    """Why a decision came out as it did: a stable code, a message, and the grant concerned.
+
+    ``names_requester``: the grant concerned names the requesting institution as a grantee (so
+    the reason is about the requester's own grant, which it may be told); reasons about the
+    request itself have no grant and are the requester's own too.
+    """
 
     code: AuthorizationCode
     message: str
     grant_id: str | None = None
+    names_requester: bool = True
 
     def to_json(self) -> dict[str, str]:
         """``{"code", "message"[, "grantId"]}``."""
@@ -299,6 +305,24 @@ class AccessDecision:
             "reasons": [reason.to_json() for reason in self.reasons],
         }
 
+    def to_requester_json(self) -> dict[str, object]:
+        """The decision as the requesting institution may see it (least disclosure).
+
+        Only reasons about the request itself or about grants that name the requester; the
+        person's grants to others, their withdrawals and any court order for another institution
+        never appear. A denial with nothing left to say is ``NO_GRANT``: the requester cannot
+        tell "no grant at all" from "grants for others only".
+        """
+        mine = tuple(r for r in self.reasons if r.grant_id is None or r.names_requester)
+        if not self.permit and not mine:
+            mine = (
+                AuthorizationReason(
+                    AuthorizationCode.NO_GRANT,
+                    f"no grant of this person covers {self.request.requester}",
+                ),
+            )
+        return {**self.to_json(), "reasons": [reason.to_json() for reason in mine]}
+
 
 def _first_failure(
     grant: Grant, request: AccessRequest, now: datetime
@@ -306,8 +330,10 @@ def _first_failure(
     """The first condition ``grant`` fails for ``request`` at ``now`` (None: it permits)."""
     code = AuthorizationCode
 
+    names_requester = any(g.institution == request.requester for g in grant.grantees)
+
     def fail(reason_code: AuthorizationCode, message: str) -> AuthorizationReason:
-        return AuthorizationReason(reason_code, message, grant.grant_id)
+        return AuthorizationReason(reason_code, message, grant.grant_id, names_requester)
 
     problems = (
         grant.order_problems() if isinstance(grant, JudicialOrderGrant) else grant.scope_problems()

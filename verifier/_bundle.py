@@ -15,6 +15,7 @@ from typing import Any
 
 from ._ed25519 import ed25519_verify
 from ._errors import IndeterminateError, InputError, KeyFormatError, ReasonCode, TrustBundleError
+from ._json import parse_json
 from ._multibase import b58encode, decode_multibase, decode_multikey, encode_multikey
 from ._time import parse_datetime
 from ._trusted_key import TrustedKey
@@ -107,7 +108,7 @@ class AnchorSet:
     def from_file(cls, path: str | Path) -> AnchorSet:
         """Load pinned anchors (``ANCHORS.json``)."""
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            document = parse_json(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise KeyFormatError(f"cannot read anchor file {path}: {exc}") from exc
         return cls.from_json(document)
@@ -362,7 +363,7 @@ def load_trust_bundle(
         if len(document) > MAX_BUNDLE_BYTES:
             raise TrustBundleError(f"a trust bundle is at most {MAX_BUNDLE_BYTES} bytes")
         try:
-            document = json.loads(document)
+            document = parse_json(document)
         except (ValueError, RecursionError) as exc:
             raise TrustBundleError(f"a trust bundle is JSON: {exc}") from exc
     if not isinstance(document, Mapping):
@@ -440,7 +441,7 @@ class BundleStatusLists:
                     code=ReasonCode.STATUS_LIST_NOT_IN_BUNDLE,
                 )
             try:
-                parsed = json.loads(data)
+                parsed = parse_json(data)
             except ValueError as exc:
                 raise IndeterminateError(
                     f"status list {url}: not JSON: {exc}", code=ReasonCode.STATUS_LIST_INVALID

@@ -16,6 +16,7 @@ from cachetools import LRUCache
 import schemas
 
 from ._errors import ContextError, InputError
+from ._json import parse_json
 
 __all__ = [
     "CREDENTIALS_V2_URL",
@@ -62,7 +63,7 @@ def bundled_contexts() -> dict[str, dict[str, Any]]:
 def load_context_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON-LD context document from a file, as ``--context URL=PATH`` does."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        document = parse_json(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read context file {path}: {exc}") from exc
     if not isinstance(document, dict) or "@context" not in document:

@@ -9,7 +9,6 @@ checks the holder's proof, the domain, the challenge, every embedded credential 
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from ._errors import (
     ProofError,
     ReasonCode,
 )
+from ._json import parse_json
 from ._messages import Language
 from ._policy import Policy
 from ._proof import Signer, create_proof, split_proof, verify_signature
@@ -227,12 +227,19 @@ class PresentationVerifier:
     ) -> PresentationResult:
         """Verify a presentation made for ``domain``; return the verdict and reasons."""
         moment = _reference_time(now)
+        signed_by: list[str] = []  # the holder, once the holder's signature verified
         try:
-            presentation, holder = self._authenticate(data, domain, moment, require_credentials)
-        except CredencialError as exc:
-            return PresentationResult(
-                Verdict.INVALID, (Reason(exc.code, exc.message),), None, (), None, moment
+            presentation, holder = self._authenticate(
+                data, domain, moment, require_credentials, signed_by
             )
+        except CredencialError as exc:
+            verdict = (
+                Verdict.INDETERMINATE if isinstance(exc, IndeterminateError) else Verdict.INVALID
+            )
+            return PresentationResult(
+                verdict, (Reason(exc.code, exc.message),), next(iter(signed_by), None), (), None,
+                moment,
+            )  # fmt: skip
         results: list[VerificationResult] = []
         problems: list[Reason] = []
         for position, credential in enumerate(_credentials(presentation)):
@@ -285,6 +292,7 @@ class PresentationVerifier:
         domain: str,
         now: datetime,
         require_credentials: bool,
+        signed_by: list[str],
     ) -> tuple[dict[str, Any], str]:
         presentation = self._parse(data)
         holder = _check_shape(presentation, require_credentials)
@@ -320,6 +328,7 @@ class PresentationVerifier:
                 code=ReasonCode.PROOF_MALFORMED,
             )
         verify_signature(parts, key, self.verifier.loader)
+        signed_by.append(holder)  # a refusal from here on still names who signed
         # Only a proof by the holder may use a challenge up: a forgery cannot burn one.
         if proof_domain != domain:
             raise PresentationError(
@@ -328,9 +337,11 @@ class PresentationVerifier:
             )
         moment = parse_datetime(created)  # checked by split_proof's proof configuration
         skew = self.verifier.config.clock_skew
-        if moment > now + skew:
-            raise PresentationError(
-                "the presentation was created in the future", code=ReasonCode.PROOF_MALFORMED
+        if moment > now + skew:  # its clock is ahead, or ours behind: which, we cannot know
+            raise IndeterminateError(
+                f"the presentation was created at {created}, after this verifier's time "
+                f"{format_datetime(now)}: a clock is wrong",
+                code=ReasonCode.CLOCK_BEHIND,
             )
         if now - moment > self.max_age + skew:
             raise PresentationError(
@@ -347,10 +358,7 @@ class PresentationVerifier:
         limit = self.verifier.config.max_input_bytes * (MAX_CREDENTIALS + 1)
         if len(raw) > limit:
             raise InputError(f"presentation of {len(raw)} bytes exceeds the {limit} limit")
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise InputError(f"not JSON: {exc}") from None
+        parsed = parse_json(raw)  # I-JSON only (see verifier._json)
         if not isinstance(parsed, dict):
             raise InputError("a presentation is a JSON object")
         return parsed

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import IndeterminateError, InputError, ReasonCode
+from ._json import parse_json
 from ._multibase import decode_multibase
 
 __all__ = [
@@ -57,7 +58,7 @@ class InMemoryStatusLists:
         store = cls()
         for path in paths:
             try:
-                store.add(json.loads(Path(path).read_text(encoding="utf-8")))
+                store.add(parse_json(Path(path).read_text(encoding="utf-8")))
             except (OSError, ValueError) as exc:
                 raise InputError(f"cannot read status list {path}: {exc}") from exc
         return store

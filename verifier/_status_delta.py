@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._errors import IndeterminateError
+from ._json import parse_json
 from ._multibase import decode_multibase
 from ._status import decode_status_bits, encode_status_bits, status_list_file_bytes
 
@@ -136,7 +137,7 @@ def status_delta_file_bytes(delta: Mapping[str, Any]) -> bytes:
 
 def _parse_credential(data: bytes, what: str) -> dict[str, Any]:
     try:
-        credential = json.loads(data)
+        credential = parse_json(data)
     except ValueError as exc:
         raise StatusDeltaError(f"{what} is not JSON: {exc}") from exc
     if not isinstance(credential, dict) or not isinstance(
@@ -192,7 +193,7 @@ def apply_status_delta(base: bytes, delta_bytes: bytes, *, url: str, to_sha256: 
     rebuilt bytes hash to ``to_sha256`` (so a returned file is exactly the full file).
     """
     try:
-        delta = json.loads(delta_bytes)
+        delta = parse_json(delta_bytes)
     except ValueError as exc:
         raise StatusDeltaError(f"the delta is not JSON: {exc}") from exc
     if not isinstance(delta, dict) or delta.get("type") != DELTA_TYPE:
@@ -417,7 +418,7 @@ def apply_bundle_delta(
     ``expected[url]`` (the new bundle's SHA-256). Raises :class:`StatusDeltaError` when the delta
     as a whole is unusable; a list it cannot rebuild is left out (downloaded whole)."""
     try:
-        delta = json.loads(delta_bytes)
+        delta = parse_json(delta_bytes)
     except ValueError as exc:
         raise StatusDeltaError(f"the bundle delta is not JSON: {exc}") from exc
     if not isinstance(delta, dict) or delta.get("type") != BUNDLE_DELTA_TYPE:

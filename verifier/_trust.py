@@ -6,7 +6,6 @@ file or taken from a verified trust bundle (:mod:`verifier._bundle`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from ._bundle import TrustBundle
 from ._errors import KeyFormatError, ReasonCode, UntrustedKeyError
+from ._json import parse_json
 from ._time import format_datetime
 from ._trusted_key import TrustedKey
 
@@ -70,7 +70,7 @@ class TrustStore:
     def from_file(cls, path: str | Path) -> TrustStore:
         """Load a trust file (JSON)."""
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            document = parse_json(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise KeyFormatError(f"cannot read trust file {path}: {exc}") from exc
         return cls.from_json(document)

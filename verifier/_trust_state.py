@@ -3,7 +3,9 @@
 A small JSON file (``{"highestVersion": 7, "latestTrustedTime": "...", "anchor": {...}}``) kept
 beside the synced bundle. It stops rollback (an older, validly signed bundle is refused) and
 lets the verifier notice a clock set back. ``anchor`` is the anchor set of the last accepted
-bundle: after an anchor rotation, the next bundle is checked against the rotated set.
+bundle: after an anchor rotation, the next bundle is checked against the rotated set, unless
+anchors are pinned (``--anchors``): pinned anchors are authoritative, and a state file that
+records other anchors is not used (anyone who can write the folder can write this file).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from ._bundle import AnchorSet, BundleStatusLists, TrustBundle, load_trust_bundle
 from ._errors import KeyFormatError, ReasonCode, TrustBundleError
+from ._json import parse_json
 from ._time import format_datetime, parse_datetime
 from ._trust import TrustStore
 
@@ -104,7 +107,7 @@ class TrustState:
         except OSError as exc:
             raise TrustBundleError(f"cannot read trust state {path}: {exc}") from exc
         try:
-            return cls.from_json(json.loads(text))
+            return cls.from_json(parse_json(text))
         except ValueError as exc:
             raise TrustBundleError(f"trust state {path} is not JSON: {exc}") from exc
 
@@ -177,13 +180,16 @@ class TrustDir:
 
         ``folder`` is a synced trust folder (its ``current`` snapshot is read) or a plain folder.
 
-        The bundle is checked against the anchor set recorded in the state (the last accepted
-        one), else against ``anchors`` (pinned); a bundle below the state's version is refused.
-        Reads files only: no network.
+        Pinned ``anchors`` are authoritative: the bundle must be signed by them (a threshold of
+        their keys), and the state file counts only if the anchor set it records is the pinned
+        one or the bundle's own (a rotation signed by the pinned keys); whoever can write the
+        folder cannot swap in their own anchors. Without ``anchors``, the bundle is checked
+        against the anchor set recorded in the state (the last accepted one). A bundle below
+        the state's version is refused. Reads files only: no network.
         """
         root = current_dir(folder)
         state = TrustState.load(root / STATE_FILE)
-        trusted = state.anchor or anchors
+        trusted = anchors or state.anchor
         if trusted is None:
             raise TrustBundleError(f"{root}: no anchor set in the trust state and none pinned")
         try:
@@ -191,6 +197,16 @@ class TrustDir:
         except OSError as exc:
             raise TrustBundleError(f"cannot read {root / BUNDLE_FILE}: {exc}") from exc
         bundle = load_trust_bundle(data, trusted_anchors=trusted)
+        if (
+            anchors is not None
+            and state.anchor is not None
+            and not state.anchor.same_keys(anchors)
+            and not state.anchor.same_keys(bundle.anchor)
+        ):
+            raise TrustBundleError(
+                f"{root / STATE_FILE} records trust anchors other than the pinned ones: it was "
+                "not written under them (sync again with the pinned --anchors)"
+            )
         state.check(bundle)
         trust = TrustStore.from_bundle(bundle, latest_trusted_time=state.latest_trusted_time)
         return cls(bundle, state, trust, BundleStatusLists.from_dir(bundle, root))

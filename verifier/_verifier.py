@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from ._errors import (
     UntrustedKeyError,
     ValidityPeriodError,
 )
+from ._json import parse_json
 from ._messages import Language, reason_summary
 from ._modelcheck import conforms_to_model
 from ._policy import Policy
@@ -252,10 +252,7 @@ class Verifier:
             if card is not None:
                 return card.credential, card
             return decode_card_bytes(card_bytes), None
-        try:
-            parsed = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise InputError(f"not JSON: {exc}") from exc
+        parsed = parse_json(data)  # I-JSON only: no repeated key, lone surrogate, 1e400...
         if not isinstance(parsed, dict):
             raise InputError("a credential is a JSON object")
         return parsed, None
@@ -291,9 +288,18 @@ class Verifier:
             raise ProofError(f"proof date: {exc}", code=ReasonCode.PROOF_MALFORMED) from exc
         if expires is not None and now > expires:
             raise ProofError("the proof has expired", code=ReasonCode.PROOF_EXPIRED)
-        key = self.trust.resolve(
-            options["verificationMethod"], issuer=issuer_id(credential), at=created
-        )
+        try:
+            key = self.trust.resolve(
+                options["verificationMethod"], issuer=issuer_id(credential), at=created
+            )
+        except UntrustedKeyError as exc:
+            if len(self.trust):
+                raise
+            # No trust material at all: this verifier cannot judge any issuer's key.
+            raise IndeterminateError(
+                f"this verifier holds no trusted keys (no trust file or bundle): {exc.message}",
+                code=ReasonCode.KEY_UNKNOWN,
+            ) from None
         if key.compromised_at is not None and self.config.reject_all_from_compromised_keys:
             raise UntrustedKeyError(
                 f"key {key.id} was compromised at {format_datetime(key.compromised_at)}; this "
@@ -325,8 +331,12 @@ class Verifier:
     def _check_validity_period(self, credential: Mapping[str, Any], now: datetime) -> None:
         valid_from, valid_until = validity_period(credential)
         if valid_from is not None and now + self.config.clock_skew < valid_from:
-            raise ValidityPeriodError(
-                f"valid from {credential['validFrom']}", code=ReasonCode.CREDENTIAL_NOT_YET_VALID
+            # A genuine credential not yet in force, or this verifier's clock behind: which,
+            # the verifier cannot know, so it is not INVALID (ADR 0003).
+            raise IndeterminateError(
+                f"valid from {credential['validFrom']}; the reference time is "
+                f"{format_datetime(now)}",
+                code=ReasonCode.CREDENTIAL_NOT_YET_VALID,
             )
         if valid_until is not None and now > valid_until:
             raise ValidityPeriodError(

@@ -14,21 +14,21 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from ._bundle import AnchorSet
 from ._card import is_card_text
 from ._commandline import EXIT_USAGE, UsageParser, positive_hours
 from ._contexts import load_context_file
-from ._errors import CredencialError, TrustBundleError
+from ._errors import CredencialError, ReasonCode, TrustBundleError
 from ._images import decode_qr_image, image_format
 from ._messages import Language, verdict_label
 from ._status import InMemoryStatusLists, StatusListSource
 from ._time import format_datetime, parse_datetime
 from ._trust import TrustStore
 from ._trust_state import TrustDir
-from ._verifier import Verdict, VerificationResult, Verifier, VerifierConfig
+from ._verifier import Reason, Verdict, VerificationResult, Verifier, VerifierConfig
 
 __all__ = ["EXIT_CODES", "EXIT_USAGE", "UsageParser", "main"]
 
@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--anchors",
         metavar="ANCHORS.json",
-        help="pinned trust-anchor keys for --trust-dir (default: those recorded at the last sync)",
+        help="pinned trust-anchor keys for --trust-dir: the bundle must be signed by them and "
+        "the folder's state must have been written under them, else the verdict is "
+        "INDETERMINATE (without it: the anchors recorded at the last sync)",
     )
     parser.add_argument(
         "--context",
@@ -89,7 +91,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a held BitstringStatusListCredential (repeatable)",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON: always a verdict object once the arguments are valid "
+        "(INDETERMINATE when the input, a trust file or the trust folder cannot be used)",
+    )
     parser.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
     parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")
     parser.add_argument(
@@ -159,6 +166,15 @@ def _print_human(result: VerificationResult, lang: Language) -> None:
         print(f"      {details}: [{reason.code.value}] {reason.detail}")
 
 
+def _untrusted(result: VerificationResult, failure: TrustBundleError) -> VerificationResult:
+    """The verdict when the trust folder failed its check: INDETERMINATE (a genuine credential
+    cannot be told from a forged one), unless the input is not even readable."""
+    if result.unreadable:
+        return result
+    reason = Reason(failure.code, f"the trust folder cannot be used: {failure.message}")
+    return VerificationResult(Verdict.INDETERMINATE, (reason,), None, result.checked_at)
+
+
 def _sync_parser() -> argparse.ArgumentParser:
     parser = UsageParser(
         prog="credencial-verify sync",
@@ -169,7 +185,10 @@ def _sync_parser() -> argparse.ArgumentParser:
     parser.add_argument("source", metavar="URL|DIR", help="bundle folder, bundle file or URL")
     parser.add_argument("--state", required=True, metavar="DIR", help="the trust folder")
     parser.add_argument(
-        "--anchors", metavar="ANCHORS.json", help="pinned anchor keys (needed for the first sync)"
+        "--anchors",
+        metavar="ANCHORS.json",
+        help="pinned anchor keys: the bundle must be signed by them (needed for the first sync; "
+        "without it, the anchors of the installed state)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
     parser.add_argument("--now", metavar="ISO8601", help="reference time (default: the clock)")
@@ -235,14 +254,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"credencial-verify: --now: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    trust_failure: TrustBundleError | None = None  # a trust folder that cannot be used
     try:
         status: StatusListSource
         if args.trust_dir:
             if args.status_list:
                 raise _UsageError("--status-list cannot be combined with --trust-dir")
             pinned = AnchorSet.from_file(args.anchors) if args.anchors else None
-            synced = TrustDir.load(args.trust_dir, anchors=pinned)
-            trust, status = synced.trust, synced.status_lists
+            try:
+                synced = TrustDir.load(args.trust_dir, anchors=pinned)
+                trust, status = synced.trust, synced.status_lists
+            except TrustBundleError as exc:  # nothing can be known: INDETERMINATE, below
+                trust_failure, trust, status = exc, TrustStore(), InMemoryStatusLists()
         else:
             trust = TrustStore.from_file(args.trust) if args.trust else TrustStore()
             status = InMemoryStatusLists.from_files(args.status_list)
@@ -254,10 +277,20 @@ def run(argv: Sequence[str] | None = None) -> int:
             text = decode_qr_image(text).encode("utf-8")
     except (_UsageError, CredencialError) as exc:
         print(f"credencial-verify: {exc}", file=sys.stderr)
+        if args.json:  # --json always prints a verdict object: nothing could be judged
+            code = exc.code if isinstance(exc, CredencialError) else ReasonCode.MALFORMED_INPUT
+            unjudged = VerificationResult(
+                Verdict.INDETERMINATE, (Reason(code, str(exc)),), None, now or datetime.now(UTC)
+            )
+            print(json.dumps(unjudged.to_json(lang), ensure_ascii=False, indent=2))
         return EXIT_USAGE
     result = verifier.check(text, now=now)
+    if trust_failure is not None:
+        result = _untrusted(result, trust_failure)
     if result.unreadable:  # not a whole, well-formed card or JSON: not a verdict
         print(f"credencial-verify: {result.reasons[0].detail}", file=sys.stderr)
+        if args.json:  # --json always prints a verdict object
+            print(json.dumps(result.to_json(lang), ensure_ascii=False, indent=2))
         return EXIT_USAGE
     if args.json:
         print(json.dumps(result.to_json(lang), ensure_ascii=False, indent=2))

@@ -40,6 +40,7 @@ from typing import Any, BinaryIO
 
 from issuer.progress import Progress
 from issuer.storage.files import atomic_write, remove_stale_temporaries
+from verifier import parse_json
 
 __all__ = [
     "SEGMENT_CARDS",
@@ -177,7 +178,7 @@ def _run_task(task: _Task) -> _Done:
     pdf, record = _segment_paths(Path(target), segment)
     digest = _segment_digest(cards, ecc)
     with contextlib.suppress(OSError, ValueError, KeyError):
-        done = json.loads(record.read_text(encoding="utf-8"))
+        done = parse_json(record.read_text(encoding="utf-8"))
         if done["digest"] == digest and pdf.is_file():
             index = SegmentIndex.from_json(done["index"])
             return 0, index.cards, list(done["errors"]), index.pages
@@ -347,7 +348,7 @@ def _join(pdf: Path, parts: Path, segments: int, digest: str) -> None:
     files = [_segment_paths(parts, number)[0] for number in range(segments)]
 
     def index_of(path: Path) -> SegmentIndex:
-        record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        record = parse_json(path.with_suffix(".json").read_text(encoding="utf-8"))
         return SegmentIndex.from_json(record["index"])
 
     def write(handle: BinaryIO) -> None:

@@ -25,6 +25,7 @@ from verifier import (
     encode_card,
     load_context_file,
     parse_datetime,
+    parse_json,
 )
 from verifier.cli import EXIT_USAGE, UsageParser
 
@@ -88,7 +89,7 @@ def _port(value: str) -> int:
 
 def _read_json(source: str) -> object:
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    return json.loads(text)
+    return parse_json(text)
 
 
 def _card(source: str, png: str | None, pdf: str | None, ecc: str | None) -> int:

@@ -26,6 +26,7 @@ from issuer.demo import DEMO_PEOPLE
 from issuer.institutions import INSTITUTIONS
 from issuer.principal import SCOPES
 from issuer.settings import IssuerSettings
+from verifier import parse_json
 
 __all__ = [
     "DEMO_DIR",
@@ -70,7 +71,7 @@ def demo_clients(service: IssuerService, directory: Path) -> dict[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "api-keys.json"
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         stored = {}
     keys: dict[str, str] = {}

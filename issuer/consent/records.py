@@ -8,7 +8,10 @@
   data class is one decision by :func:`verifier.authorize` over the custodian's grants, audited
   once. The answer is a FHIR ``Bundle`` holding only the permitted classes, and only resources
   dated inside the period the grant covers; when nothing is permitted the answer is 403
-  (``ACCESS_DENIED``) with the decisions.
+  (``ACCESS_DENIED``) with the decisions. The requester is told only about its request and the
+  grants that name it (:meth:`verifier.AccessDecision.to_requester_json`): never another
+  institution's grant, a withdrawal of one, or a judicial order for someone else
+  (docs/disclosure.md); the audit log keeps the full decision for the person and the auditor.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from issuer.consent.models import RecordsAnswer, RecordsDenied, RecordStored
 from issuer.consent.service import AccessControl, record_entries
 from issuer.credentials.dependencies import ServiceDep
 from issuer.http.auth import require
@@ -64,6 +68,7 @@ class RecordRequest(RequestBody):
     tags=["records"],
     summary="Store one FHIR resource of a person's record (the caller's institution)",
     status_code=201,
+    response_model=RecordStored,
     responses=problems(400, 401, 403, 413, 422),
 )
 def store_record(body: RecordEntry, principal: RecordsCaller, service: ServiceDep) -> Any:
@@ -89,7 +94,15 @@ def store_record(body: RecordEntry, principal: RecordsCaller, service: ServiceDe
     "/records/requests",
     tags=["records"],
     summary="Ask another institution for a person's record data (consent-gated)",
-    responses=problems(400, 401, 403, 413, 422),
+    response_model=RecordsAnswer,
+    responses={
+        **problems(400, 401, 413, 422),
+        403: {
+            "model": RecordsDenied,
+            "description": "Missing scope, or nothing permitted (`ACCESS_DENIED`, with the "
+            "decisions: only reasons about the request and the caller's own grants)",
+        },
+    },
 )
 def request_records(body: RecordRequest, principal: RecordsCaller, service: ServiceDep) -> Any:
     """Scope `records`. Answers only the data classes the decision point permits."""
@@ -112,7 +125,8 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
             decision = control.decide(
                 session, body.custodian, request, actor=principal.client_id, now=now
             )
-            decisions.append({"dataClass": data_class, **decision.to_json()})
+            # What the requester may know: its own grants and request, nobody else's.
+            decisions.append({"dataClass": data_class, **decision.to_requester_json()})
             if not decision.permit:
                 continue
             entries.extend(

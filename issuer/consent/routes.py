@@ -19,17 +19,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
+from issuer.consent.models import (
+    AccessLog,
+    ConsentChallenge,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    JudicialOrderApproval,
+    JudicialOrderCreated,
+    JudicialOrderRevoked,
+)
 from issuer.consent.service import AccessControl, AccessError, JudicialOrderInput
 from issuer.credentials.dependencies import ServiceDep
 from issuer.http.auth import require
@@ -40,12 +48,13 @@ from issuer.http.params import (
     NO_STORE,
     InstitutionCode,
     ListNumber,
+    PresentedTo,
     RequestBody,
     host_institution,
     known_institution,
 )
 from issuer.principal import Principal
-from verifier import DATA_CLASSES, HEALTH_PURPOSES, Grantee
+from verifier import DATA_CLASSES, HEALTH_PURPOSES, Grantee, parse_json
 
 __all__ = ["access_problems", "presentation_header", "router"]
 
@@ -123,6 +132,7 @@ class JudicialOrderRequest(RequestBody):
     "/institutions/{code}/consent/challenges",
     tags=["consent"],
     summary="A single-use challenge for a holder presentation to this institution",
+    response_model=ConsentChallenge,
     responses=problems(404, 422),
 )
 def consent_challenge(code: InstitutionCode, service: ServiceDep) -> dict[str, str]:
@@ -135,6 +145,7 @@ def consent_challenge(code: InstitutionCode, service: ServiceDep) -> dict[str, s
     tags=["consent"],
     summary="Record a consent grant signed by the holder; returns a signed receipt",
     status_code=201,
+    response_model=ConsentRecorded,
     responses=problems(400, 401, 403, 404, 413, 422),
 )
 def record_consent(code: InstitutionCode, body: GrantRequest, service: ServiceDep) -> Any:
@@ -151,6 +162,7 @@ def record_consent(code: InstitutionCode, body: GrantRequest, service: ServiceDe
     "/institutions/{code}/consent/grants/{grant_id}/withdrawal",
     tags=["consent"],
     summary="Withdraw a consent grant (signed by the holder who gave it)",
+    response_model=ConsentWithdrawn,
     responses=problems(400, 401, 403, 404, 413, 422),
 )
 def withdraw_consent(
@@ -206,7 +218,7 @@ def presentation_header(authorization: str | None) -> dict[str, Any]:
         )  # fmt: skip
     try:
         raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
-        parsed = json.loads(raw)
+        parsed = parse_json(raw)
     except (binascii.Error, ValueError, RecursionError):
         raise ApiError(400, "the presentation is not base64url JSON", code="MALFORMED") from None
     if not isinstance(parsed, dict):
@@ -218,13 +230,12 @@ def presentation_header(authorization: str | None) -> dict[str, Any]:
     "/me/access-log",
     tags=["consent"],
     summary="Who accessed my data, when, and under which grant",
+    response_model=AccessLog,
     responses=problems(400, 401, 404, 422),
 )
 def access_log(
     service: ServiceDep,
-    institution: Annotated[
-        str, Query(description="The institution the presentation was made for (its domain).")
-    ],
+    institution: PresentedTo,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Authenticated by a presentation of the holder's coverage credential (challenge from
@@ -244,6 +255,7 @@ def access_log(
     tags=["consent"],
     summary="Record a judicial order (legal unit); effective once the DPO approves",
     status_code=201,
+    response_model=JudicialOrderCreated,
     responses=problems(400, 401, 403, 413, 422),
 )
 def create_judicial_order(
@@ -277,6 +289,7 @@ def create_judicial_order(
     "/judicial-orders/{grant_id}/approvals",
     tags=["consent"],
     summary="Approve a judicial order as data-protection officer",
+    response_model=JudicialOrderApproval,
     responses=problems(401, 403, 404, 409, 422),
 )
 def approve_judicial_order(
@@ -291,6 +304,7 @@ def approve_judicial_order(
     "/judicial-orders/{grant_id}/revocation",
     tags=["consent"],
     summary="Revoke a judicial order from now on",
+    response_model=JudicialOrderRevoked,
     responses=problems(401, 403, 404, 422),
 )
 def revoke_judicial_order(

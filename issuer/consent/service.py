@@ -404,16 +404,20 @@ class AccessControl:
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         statement = {"action": "consent.withdraw", "grantId": grant_id}
         require_statement(presentation, statement)
-        with self.service.db.read() as session:
-            row = session.get(GrantRecord, grant_id)
-            if row is None or row.institution_code != institution or row.kind != "consent":
-                raise AccessError(404, f"no consent grant {grant_id}", "NOT_FOUND")
-            grantor = row.grantor
+        # The presentation first: a caller who cannot sign learns nothing of which grants exist,
+        # and a grant of someone else is answered exactly as one that does not exist.
         result = self._verify_presentation(
             institution, presentation, now=moment, require_credentials=False
         )
-        if result.holder != grantor:
-            raise AccessError(403, "only the person who granted it can withdraw it", "NOT_GRANTOR")
+        with self.service.db.read() as session:
+            row = session.get(GrantRecord, grant_id)
+            if (
+                row is None
+                or row.institution_code != institution
+                or row.kind != "consent"
+                or row.grantor != result.holder
+            ):
+                raise AccessError(404, f"no consent grant {grant_id} of yours", "NOT_FOUND")
         with self.service.db.transaction() as session:
             row = session.get(GrantRecord, grant_id)
             assert row is not None
@@ -569,10 +573,13 @@ class AccessControl:
 
     def _order_row(self, session: Session, principal: Principal, grant_id: str) -> GrantRecord:
         row = session.get(GrantRecord, grant_id)
-        if row is None or row.kind != "judicial-order":
-            raise AccessError(404, f"no judicial order {grant_id}", "NOT_FOUND")
-        if row.institution_code != principal.institution:
-            raise AccessError(403, "the order belongs to another institution", "OTHER_INSTITUTION")
+        # Another institution's order is answered exactly as one that does not exist.
+        if (
+            row is None
+            or row.kind != "judicial-order"
+            or row.institution_code != principal.institution
+        ):
+            raise AccessError(404, f"no judicial order {grant_id} of yours", "NOT_FOUND")
         return row
 
     @staticmethod

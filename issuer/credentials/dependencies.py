@@ -49,15 +49,14 @@ IdempotencyKey = Annotated[
 
 
 def require_owned(service: IssuerService, principal: Principal, credential_id: str) -> None:
-    """404 if no credential has this id; 403 if it is another institution's."""
+    """404 unless the caller's institution issued this credential: another institution's
+    credential is answered exactly as one that does not exist (no existence oracle)."""
     try:
         owner = service.credential_institution(credential_id)
     except NotFoundError:
-        raise ApiError(404, f"no credential {credential_id}", code="NOT_FOUND") from None
+        owner = None
     if owner != principal.institution:
-        raise ApiError(
-            403, "the credential belongs to another institution", code="OTHER_INSTITUTION"
-        )
+        raise ApiError(404, f"no credential {credential_id} of yours", code="NOT_FOUND")
 
 
 def require_same_institution(principal: Principal, institution: str, what: str) -> None:

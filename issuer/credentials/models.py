@@ -15,7 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 import schemas
 from issuer.credentials.service import StatusAction
 from issuer.demo import DEMO_PEOPLE
-from verifier import CREDENTIALS_V2_URL, Coverage, CoverageSubject
+from verifier import CREDENTIALS_V2_URL, Coverage, CoverageSubject, is_card_text
 
 __all__ = [
     "CREDENTIAL_ID_PATTERN",
@@ -346,9 +346,21 @@ class VerifyOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _card_text(value: str) -> str:
+    """A string is card text only: a JSON credential sent as a string is refused, not parsed."""
+    if not is_card_text(value):
+        raise ValueError(
+            "a string is card text (SUS1:…); send a JSON credential as an object, not as a string"
+        )
+    return value
+
+
 _VerifiableCredential = Annotated[
     dict[str, Any] | str,
-    Field(description="The credential as a JSON object, or the card text (SUS1:…)."),
+    Field(
+        description="The credential as a JSON object, or the card text (SUS1:…); any other "
+        "string is refused (422)."
+    ),
 ]
 
 
@@ -366,6 +378,11 @@ class VerifyCredentialRequest(_Request):
 
     verifiable_credential: _VerifiableCredential = Field(alias="verifiableCredential")
     options: VerifyOptions = Field(default_factory=VerifyOptions)
+
+    @field_validator("verifiable_credential")
+    @classmethod
+    def _string_is_card_text(cls, value: dict[str, Any] | str) -> dict[str, Any] | str:
+        return _card_text(value) if isinstance(value, str) else value
 
 
 class PresentationVerifyOptions(BaseModel):

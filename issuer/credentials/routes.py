@@ -3,8 +3,9 @@
 - **Idempotency**: ``Idempotency-Key`` on the issuing endpoints. The first request answers 201;
   a retry with the same key and body answers **200** with the same credential (nothing is
   issued twice); the same key with a different body is 409.
-- An institution never reads, renders, suspends or revokes another institution's credential, nor
-  issues in its name: 403 (code ``OTHER_INSTITUTION``). An id that does not exist at all is 404.
+- An institution never reads, renders, suspends or revokes another institution's credential: it
+  is answered 404 exactly as an id that does not exist (no oracle of which ids exist). Issuing in
+  another institution's name is 403 (code ``OTHER_INSTITUTION``).
 """
 
 from __future__ import annotations

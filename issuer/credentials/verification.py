@@ -85,13 +85,14 @@ def _result_json(result: VerificationResult, lang: Language) -> dict[str, Any]:
 
 
 def _not_verified(
-    verdict: Verdict, reasons: list[dict[str, Any]], extra: dict[str, Any]
+    verdict: Verdict, reasons: list[dict[str, Any]], extra: dict[str, Any], *, what: str
 ) -> JSONResponse:
+    """The 400 problem of a result that is not VALID; ``what``: "credential" or "presentation"."""
     messages = "; ".join(dict.fromkeys(r["message"] for r in reasons))
     return problem_response(
         400, f"{verdict.value}: {messages}", code="VERIFICATION_FAILED",
         type_=reasons[0]["type"] if reasons else "about:blank",
-        title="The credential did not verify" if reasons else None, extra=extra,
+        title=f"The {what} did not verify" if reasons else None, extra=extra,
     )  # fmt: skip
 
 
@@ -117,7 +118,7 @@ def verify_credential(body: VerifyCredentialRequest, service: ServiceDep, lang: 
     result = _check(service.verifier(), body.verifiable_credential)
     data = _result_json(result, lang)
     if not result.is_valid:
-        return _not_verified(result.verdict, data["reasons"], data)
+        return _not_verified(result.verdict, data["reasons"], data, what="credential")
     return data
 
 
@@ -212,5 +213,5 @@ def verify_presentation(
         "checkedAt": format_datetime(result.checked_at),
     }
     if not result.is_valid:
-        return _not_verified(result.verdict, reasons, data)
+        return _not_verified(result.verdict, reasons, data, what="presentation")
     return data

@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -51,7 +50,7 @@ from issuer.enrolment.rows import Encoding, EnrolmentRecord, RowError, RowResult
 from issuer.principal import Principal, cli_principal
 from issuer.progress import Progress
 from issuer.storage.files import atomic_write, create_new, remove_stale_temporaries, temporary_name
-from verifier import CardEncodingError, encode_card
+from verifier import CardEncodingError, encode_card, parse_json
 
 __all__ = [
     "AUTO_WORKERS_FROM",
@@ -100,7 +99,7 @@ def read_outputs(out: Path) -> Iterator[tuple[dict[str, Any], str | None]]:
         if len(cards) != len(documents):
             raise ValueError(f"{wallets.name} and its .txt differ in length")
         for document, card in zip(documents, cards, strict=True):
-            yield json.loads(document), card or None
+            yield parse_json(document), card or None
 
 
 @dataclass

@@ -33,11 +33,13 @@ from verifier import (
     INSTITUTION_CODES,
     RELATIONSHIP_TERMS_WRITTEN,
     CoverageSubject,
+    IJsonError,
     KeyFormatError,
     curp_check_digit,
     decode_multikey,
     is_valid_clues,
     is_valid_curp,
+    parse_json,
 )
 from verifier._identifiers import CURP_STATE_CODES
 from verifier._modelcheck import conforms_to_subject_model
@@ -499,9 +501,9 @@ def _jsonl_rows(lines: Iterator[str]) -> Iterator[_Row]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as exc:
-            message = f"not valid JSON: {exc.msg} (column {exc.colno})"
+            data = parse_json(line.rstrip("\r\n"))
+        except IJsonError as exc:
+            message = f"not valid JSON: {exc.message.removeprefix('not JSON: ')}"
             yield number, [RowError(number, "row", message)]
             continue
         if not isinstance(data, dict):

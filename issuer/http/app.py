@@ -17,6 +17,7 @@ from issuer.http.errors import (
     MAX_BODY_BYTES,
     PROBLEM_MEDIA_TYPE,
     BodyLimit,
+    IJsonBody,
     install_error_handlers,
     problem_response,
 )
@@ -74,6 +75,7 @@ def create_api(
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)
+    app.add_middleware(IJsonBody)  # inside BodyLimit: reads bodies already bounded
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     harden(app, settings, problem=problem_response)  # outermost: headers, CORS, auth limits
     return app

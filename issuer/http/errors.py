@@ -2,8 +2,10 @@
 
 Every error is ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail`` and a
 stable ``code``; invalid requests are 422 with one entry per invalid field in ``errors``;
-malformed JSON is 400; a body over :data:`MAX_BODY_BYTES` is 413; an unexpected exception is
-logged and answered as a 500 that names nothing internal. :class:`issuer.errors.ServiceError`\\ s
+malformed JSON, and JSON that is not I-JSON (RFC 7493: a repeated member name, a lone
+surrogate, a number beyond a double; see :func:`verifier.parse_json`), is 400; a body over
+:data:`MAX_BODY_BYTES` is 413; an unexpected exception is logged and answered as a 500 that
+names nothing internal. :class:`issuer.errors.ServiceError`\\ s
 raised by a domain are answered with their own status.
 """
 
@@ -22,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from issuer.errors import ServiceError
+from verifier import IJsonError, parse_json
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -29,6 +32,7 @@ __all__ = [
     "ApiError",
     "BodyLimit",
     "FieldError",
+    "IJsonBody",
     "Problem",
     "install_error_handlers",
     "problem_response",
@@ -191,11 +195,78 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def _is_json(scope: Scope) -> bool:
+    """Whether the request declares a JSON body (``application/json`` or ``application/*+json``,
+    the media types FastAPI parses as JSON)."""
+    declared: bytes = dict(scope["headers"]).get(b"content-type", b"")
+    media = declared.partition(b";")[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+class IJsonBody:
+    """Refuses a JSON request body that is not I-JSON with a 400 ``MALFORMED_JSON`` problem.
+
+    FastAPI parses bodies with ``json.loads``, which keeps the last of two equal member names:
+    this reads the whole body first (inside :class:`BodyLimit`, so it is bounded) with the
+    verifier's strict :func:`~verifier.parse_json`, then hands the same bytes on. Plain syntax
+    errors are left to FastAPI's own answer (400 ``MALFORMED_JSON`` too).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    await self.app(scope, receive, send)
+                    return
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        except HTTPException as exc:  # BodyLimit: the streamed body is too large
+            code = "BODY_TOO_LARGE" if exc.status_code == 413 else None
+            await problem_response(exc.status_code, str(exc.detail), code=code)(
+                scope, receive, send
+            )
+            return
+        body = b"".join(chunks)
+        if body:
+            try:
+                parse_json(body)
+            except IJsonError as exc:
+                if exc.kind != "syntax":
+                    response = problem_response(
+                        400, f"the body is not I-JSON (RFC 7493): {exc.message}",
+                        code="MALFORMED_JSON",
+                    )  # fmt: skip
+                    await response(scope, receive, send)
+                    return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 _PROBLEM_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed request (problem details)",
     401: "No API key, or not a valid one",
-    403: "Missing scope, or another institution's credential",
-    404: "No such credential, list, institution or host",
+    403: "Missing scope, or acting in another institution's name",
+    404: "No such credential, order, grant, list, institution or host (another institution's "
+    "is answered the same)",
     409: "Conflict: Idempotency-Key reused with a different body, or the credential is revoked",
     413: "Request body too large",
     422: "Invalid request: one entry per invalid field in `errors`",
@@ -242,7 +313,7 @@ class Problem(BaseModel):
                     "type": "about:blank",
                     "title": "Forbidden",
                     "status": 403,
-                    "detail": "the credential belongs to another institution",
+                    "detail": "IMSS cannot issue coverage of ISSSTE",
                     "code": "OTHER_INSTITUTION",
                 },
                 {

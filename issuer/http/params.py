@@ -19,6 +19,7 @@ __all__ = [
     "InstitutionCode",
     "Lang",
     "ListNumber",
+    "PresentedTo",
     "RequestBody",
     "host_institution",
     "known_institution",
@@ -49,6 +50,15 @@ InstitutionCode = Annotated[
     str, PathParam(pattern=r"^[A-Za-z-]{1,32}$", description="IMSS, ISSSTE or IMSS-BIENESTAR")
 ]
 Lang = Annotated[Language, Query(description="Language of the reasons' messages.")]
+#: ``?institution=``: the institution a holder presentation was made for, by its code.
+PresentedTo = Annotated[
+    str,
+    Query(
+        pattern=r"^[A-Za-z-]{1,32}$",
+        description="The code (IMSS, ISSSTE or IMSS-BIENESTAR) of the institution the "
+        "presentation was made for: the one whose challenge it signs.",
+    ),
+]
 #: A status list's number in its institution's series (1, 2, ...).
 ListNumber = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 

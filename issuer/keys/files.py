@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
 
-from verifier import ED25519_PRIV_PREFIX, KeyFormatError, decode_multikey, encode_multikey
+from verifier import (
+    ED25519_PRIV_PREFIX,
+    KeyFormatError,
+    decode_multikey,
+    encode_multikey,
+    parse_json,
+)
 
 __all__ = ["Ed25519KeyPair"]
 
@@ -50,7 +56,7 @@ class Ed25519KeyPair:
     def from_file(cls, path: str | Path) -> Ed25519KeyPair:
         """Load a key file."""
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            document = parse_json(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise KeyFormatError(f"cannot read key file {path}: {exc}") from exc
         return cls.from_json(document)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from verifier import (
     PresentationError,
     did_key_from_public_key,
     did_key_verification_method,
+    parse_json,
     public_key_from_did_key,
 )
 
@@ -115,7 +115,7 @@ def _holder_key(header: dict[str, Any]) -> tuple[str, bytes]:
 
 def _claims(payload: bytes) -> dict[str, Any]:
     try:
-        claims = json.loads(payload)
+        claims = parse_json(payload)
     except (ValueError, UnicodeDecodeError):
         raise _invalid("the proof payload is not JSON") from None
     if not isinstance(claims, dict):
@@ -164,7 +164,7 @@ def verify_key_proof(
     if token.count(".") != 2:
         raise _invalid("a proof is a compact JWS (three base64url parts)")
     try:
-        header = json.loads(_b64url(token.split(".", 1)[0], "the JOSE header"))
+        header = parse_json(_b64url(token.split(".", 1)[0], "the JOSE header"))
     except (ValueError, UnicodeDecodeError):
         raise _invalid("the JOSE header is not JSON") from None
     if not isinstance(header, dict):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -53,6 +52,7 @@ from issuer.oid4vci.flow import (
     issuer_metadata,
 )
 from issuer.storage.challenges import ChallengeLimitError
+from verifier import parse_json
 
 __all__ = ["OfferRequest", "OfferResponse", "router"]
 
@@ -295,7 +295,7 @@ def credential(request: Request, body: RawBody, service: ServiceDep) -> JSONResp
         if body is None:
             raise CredentialRequestError("invalid_credential_request", "the body is too large")
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise CredentialRequestError(
                 "invalid_credential_request", "the body is not JSON"

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from issuer.keys.files import Ed25519KeyPair
 from issuer.storage.files import atomic_write
-from verifier import CredencialError, decode_multibase, format_datetime
+from verifier import CredencialError, decode_multibase, format_datetime, parse_json
 from verifier._bundle import AnchorSet, bundle_signing_bytes, encode_bundle_signature
 from verifier._status import status_list_file_bytes
 from verifier._status_delta import make_bundle_delta, status_delta_file_bytes
@@ -53,7 +53,7 @@ def _write(path: Path, document: Mapping[str, Any]) -> bytes:
 
 def _read_object(path: Path, what: str) -> dict[str, Any]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise TrustBundleError(f"cannot read {what} {path}: {exc}") from exc
     if not isinstance(document, dict):
@@ -112,7 +112,7 @@ def _previous_lists(previous: Path, out: Path) -> tuple[int, dict[str, bytes]] |
     ]
     for path in dict.fromkeys(candidates):
         try:
-            document = json.loads(path.read_bytes())
+            document = parse_json(path.read_bytes())
         except (OSError, ValueError):
             continue
         signed = document.get("signed") if isinstance(document, dict) else None
@@ -233,7 +233,7 @@ def _fragment_institutions(fragment: Path, out_dir: Path) -> list[dict[str, Any]
                 raise TrustBundleError(f"{fragment}: cannot read {source}: {exc}") from exc
             if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
                 raise TrustBundleError(f"{source}: does not match its hash in {fragment}")
-            credential = json.loads(data)  # hashed bytes of our own JSON files: parseable
+            credential = parse_json(data)  # hashed bytes of our own JSON files: parseable
             copied = _status_entry(credential, out_dir / STATUS_DIR, source.name)
             if copied["sha256"] != entry["sha256"]:
                 raise TrustBundleError(f"{source}: is not in the canonical status-list form")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from issuer.consent.routes import access_problems
@@ -21,7 +21,7 @@ from issuer.consent.service import AccessControl
 from issuer.credentials.dependencies import ServiceDep
 from issuer.http.auth import require
 from issuer.http.errors import ApiError, problems
-from issuer.http.params import NO_STORE, InstitutionCode, known_institution
+from issuer.http.params import NO_STORE, InstitutionCode, PresentedTo, known_institution
 from issuer.principal import Principal
 from issuer.units.models import UnitFeedRequest, UnitSearchRequest
 from issuer.units.service import publish_feed, search_units, signed_feed
@@ -66,9 +66,7 @@ def get_unit_feed(code: InstitutionCode, service: ServiceDep) -> Any:
 def search(
     body: UnitSearchRequest,
     service: ServiceDep,
-    institution: Annotated[
-        str, Query(description="The institution the presentation was made for (its domain).")
-    ],
+    institution: PresentedTo,
 ) -> Any:
     """Authenticated by a presentation of the holder's coverage credential."""
     code = known_institution(institution)

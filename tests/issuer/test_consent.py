@@ -284,9 +284,10 @@ def test_grant_to_imss_used_by_issste_is_denied(sqlite_world: World) -> None:
     holder = make_holder(sqlite_world)
     grant = grant_document(grantees=[{"institution": "IMSS"}])
     granted(sqlite_world, holder, "IMSS-BIENESTAR", grant)
+    # ISSSTE is told no grant covers it: not that the person granted IMSS (issue 18)
     denied(
         ask(sqlite_world, requester="ISSSTE", custodian="IMSS-BIENESTAR"),
-        AuthorizationCode.REQUESTER_NOT_GRANTED,
+        AuthorizationCode.NO_GRANT,
     )
     assert ask(sqlite_world, requester="IMSS", custodian="IMSS-BIENESTAR").status_code == 200
 
@@ -331,7 +332,8 @@ def test_withdrawal_is_not_retroactive_and_needs_the_grantor(sqlite_world: World
     other = make_holder(world, person={**subject(), "curp": "LOPJ900101HJCPRN08"})
     body = granted(world, holder, "IMSS", grant_document())
     assert ask(world).status_code == 200
-    assert_problem(withdraw(world, other, "IMSS", body["grantId"]), 403, "NOT_GRANTOR")
+    # Someone else's grant is answered exactly as one that does not exist (issue 18).
+    assert_problem(withdraw(world, other, "IMSS", body["grantId"]), 404, "NOT_FOUND")
     # a presentation signing some other statement is not a withdrawal
     presentation = holder.present(
         world, "IMSS", {"action": "consent.withdraw", "grantId": "urn:uuid:other"}
@@ -495,9 +497,9 @@ def test_judicial_order_one_signature_denies_two_roles_permit_scoped_data(
     ]
     assert answer["decisions"][0]["grantKind"] == "judicial-order"
     # another requester, or a period outside the order: denied
-    denied(
+    denied(  # told nothing of the order for ISSSTE (issue 18)
         ask(world, requester="IMSS-BIENESTAR", classes=("ece.full",), purpose="HLEGAL"),
-        AuthorizationCode.REQUESTER_NOT_GRANTED,
+        AuthorizationCode.NO_GRANT,
     )
     denied(
         ask(world, classes=("ece.full",), purpose="HLEGAL", dataFrom="2025-01-01"),
@@ -529,7 +531,7 @@ def test_judicial_order_is_validated_and_owned(sqlite_world: World) -> None:
         f"/judicial-orders/{grant_id}/approvals",
         headers={"Authorization": f"Bearer {issste_dpo}"},
     )
-    assert_problem(response, 403, "OTHER_INSTITUTION")
+    assert_problem(response, 404, "NOT_FOUND")  # another's order: as if it did not exist
 
 
 def test_deferred_notification_hides_order_accesses_until_the_date(sqlite_world: World) -> None:

@@ -247,7 +247,7 @@ def test_offers_only_for_credentials_in_force_of_the_callers_institution(shared_
         json={"credentialId": desk.enrol()["id"]},
         headers={"Authorization": f"Bearer {other}"},
     )
-    assert (response.status_code, response.json()["code"]) == (403, "OTHER_INSTITUTION")
+    assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
     missing = "urn:uuid:00000000-0000-4000-8000-000000000000"
     response = desk.client.post(
         "/oid4vci/offers", json={"credentialId": missing}, headers=desk.headers

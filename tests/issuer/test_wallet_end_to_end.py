@@ -101,6 +101,9 @@ def test_offer_to_valid_presentation_then_replay_refused(desk: Desk, tmp_path: P
     assert replay.status_code == 400
     assert replay.json()["verdict"] == "INVALID"
     assert _codes(replay.json()) == ["CHALLENGE_REUSED"]
+    # The holder's signature did verify: the refusal names who signed, and what was refused.
+    assert replay.json()["holder"] == key.did
+    assert replay.json()["title"] == "The presentation did not verify"
 
 
 def test_wrong_domain_is_refused_and_does_not_burn_the_challenge(desk: Desk) -> None:

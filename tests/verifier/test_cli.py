@@ -182,9 +182,25 @@ def test_tampered_claim_is_invalid(
 
 
 def test_untrusted_issuer_is_invalid(capsys: pytest.CaptureFixture[str], files: Files) -> None:
-    _write_json(files.trust, {"keys": []})
+    """A trust file that trusts other keys, not this credential's: INVALID."""
+    trusted = json.loads(files.trust.read_text(encoding="utf-8"))
+    others = [key for key in trusted["keys"] if "imss" not in key["id"]]
+    assert others
+    assert len(others) < len(trusted["keys"])
+    _write_json(files.trust, {"keys": others})
     status, document = _run_json(capsys, files.args())
     assert status == 1
+    assert _codes(document) == ["KEY_UNKNOWN"]
+
+
+def test_no_trust_material_at_all_is_indeterminate(
+    capsys: pytest.CaptureFixture[str], files: Files
+) -> None:
+    """An empty trust file is the verifier's own gap, not the credential's fault (issue 18)."""
+    _write_json(files.trust, {"keys": []})
+    status, document = _run_json(capsys, files.args())
+    assert status == 2
+    assert document["verdict"] == "INDETERMINATE"
     assert _codes(document) == ["KEY_UNKNOWN"]
 
 

@@ -448,6 +448,12 @@ def test_a_lone_surrogate_in_a_presented_credential_is_invalid_not_a_crash(
     text = json.dumps(present([wallet_credential], holder_key, holder, challenge))
     assert text.count('"id": "urn:uuid:') == 1
     hostile = text.replace('"id": "urn:uuid:', '"id": "urn:\\ud800uuid:')
+    # As text, the I-JSON reader refuses it before anything else (issue 18)...
     result = checker.check(hostile, domain=DOMAIN, now=NOW)
+    assert result.verdict is Verdict.INVALID
+    assert [reason.code for reason in result.reasons] == [ReasonCode.MALFORMED_INPUT]
+    assert "lone surrogate" in result.reasons[0].detail
+    # ...and as an object parsed by a lenient reader, canonicalization refuses it.
+    result = checker.check(json.loads(hostile), domain=DOMAIN, now=NOW)
     assert result.verdict is Verdict.INVALID
     assert [reason.code for reason in result.reasons] == [ReasonCode.DATA_LOSS]

@@ -65,6 +65,11 @@ class Publisher:
 
 @pytest.fixture
 def world(tmp_path: Path, issuers: Issuers, signed_example: dict[str, Any]) -> dict[str, Any]:
+    return make_world(tmp_path, issuers, signed_example)
+
+
+def make_world(tmp_path: Path, issuers: Issuers, signed_example: dict[str, Any]) -> dict[str, Any]:
+    """A publisher with three anchor keys (threshold 2), ANCHORS.json, a card, a trust folder."""
     anchors = {f"anchor-{n}": Ed25519KeyPair.generate() for n in (1, 2, 3)}
     (tmp_path / "ANCHORS.json").write_text(json.dumps(anchor_json(anchors, 2)))
     (tmp_path / "card.json").write_text(json.dumps(signed_example))

@@ -185,10 +185,13 @@ def test_expired(verifier: Verifier, credential: dict[str, Any]) -> None:
 def test_not_yet_valid(verifier: Verifier, credential: dict[str, Any]) -> None:
     earlier = NOW.replace(year=2025)
     result = verifier.check(credential, now=earlier)
-    assert result.verdict is Verdict.INVALID
+    # Not yet in force, or this verifier's clock behind: it cannot know which (ADR 0003).
+    assert result.verdict is Verdict.INDETERMINATE
     assert result.reasons[0].code is ReasonCode.CREDENTIAL_NOT_YET_VALID
-    # The held status lists are not valid yet either: reported, but the verdict stays INVALID.
+    # The held status lists are not valid yet either: reported too.
     assert {r.code for r in result.reasons[1:]} == {ReasonCode.STATUS_LIST_INVALID}
+    with pytest.raises(IndeterminateError):
+        verifier.verify(credential, now=earlier)
 
 
 def test_naive_reference_time_is_refused(verifier: Verifier, credential: dict[str, Any]) -> None:

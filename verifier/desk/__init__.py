@@ -59,7 +59,9 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--anchors",
         metavar="ANCHORS.json",
-        help="pinned trust-anchor keys (default: those recorded at the last sync)",
+        help="pinned trust-anchor keys: the bundle must be signed by them and the folder's state "
+        "written under them, else every verdict is INDETERMINATE (default: those recorded at "
+        "the last sync)",
     )
     parser.add_argument(
         "--host",

@@ -21,6 +21,7 @@ from .._card import is_card_text
 from .._datamodel import validity_period
 from .._errors import CredencialError, InputError, ReasonCode
 from .._images import MAX_IMAGE_BYTES, decode_qr_image
+from .._json import parse_json
 from .._messages import Language, reason_summary, verdict_label
 from .._time import format_datetime, parse_datetime
 from .._trust_state import BUNDLE_FILE, STATE_FILE, TrustDir, atomic_write_bytes, current_dir
@@ -99,7 +100,7 @@ class DailyCounts:
 
     def _load(self) -> None:
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            document = parse_json(self.path.read_text(encoding="utf-8"))
             day = date.fromisoformat(document["date"])
             counts = {v: int(document.get(v.value, 0)) for v in Verdict}
         except (OSError, ValueError, KeyError, TypeError):

@@ -174,8 +174,8 @@ def sync(
 ) -> SyncResult:
     """Install the bundle at ``source`` (folder, bundle file, or https URL) into ``trust_dir``.
 
-    Checked before anything is replaced: the anchor threshold (against the anchor set of the
-    installed state, else the pinned ``anchors``), rollback (version below the high-water mark),
+    Checked before anything is replaced: the anchor threshold (against the pinned ``anchors``,
+    else the anchor set of the installed state), rollback (version below the high-water mark),
     and expiry. Status lists whose bytes do not hash to the bundle's entry, or that the source
     does not have, are not installed (reported in ``missing``; the verifier then answers
     INDETERMINATE for them). A list already installed with the entry's hash is kept; lists the
@@ -188,7 +188,7 @@ def sync(
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     installed = current_dir(root)
     state = TrustState.load(installed / STATE_FILE)
-    trusted = state.anchor or anchors
+    trusted = anchors or state.anchor  # pinned anchors are authoritative (issue 18)
     if trusted is None:
         raise TrustBundleError("no anchor set: pin one with --anchors for the first sync")
     reader = _Source(source, timeout)

@@ -10,7 +10,6 @@ with the same ``get``/``post`` (tests pass Starlette's ``TestClient`` over the i
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from verifier import parse_json
 
 from ._errors import WalletError
 from ._keys import HolderKey
@@ -50,6 +51,8 @@ class HttpResponse(Protocol):
 
     @property
     def status_code(self) -> int: ...
+    @property
+    def content(self) -> bytes: ...
     def json(self) -> Any: ...
 
 
@@ -100,7 +103,7 @@ def _offer_json(text: str) -> Any:
             raise WalletError("OFFER_MALFORMED", "the URI needs exactly one credential_offer")
         raw = values[0]
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except (ValueError, RecursionError):
         raise WalletError("OFFER_MALFORMED", "the credential_offer is not JSON") from None
 
@@ -140,7 +143,7 @@ def key_proof(key: HolderKey, *, audience: str, nonce: str, issued_at: int) -> s
 
 def _json(response: HttpResponse, what: str) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = parse_json(response.content)
     except ValueError:
         body = None
     if not isinstance(body, dict):
@@ -175,7 +178,7 @@ def _post(
 
 def _oauth_error(response: HttpResponse) -> str:
     try:
-        body = response.json()
+        body = parse_json(response.content)
     except ValueError:
         return f"HTTP {response.status_code}"
     if isinstance(body, dict) and isinstance(body.get("error"), str):

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from verifier import CardEncodingError, KeyFormatError, encode_card, format_datetime
+from verifier import CardEncodingError, KeyFormatError, encode_card, format_datetime, parse_json
 
 from ._errors import WalletError
 from ._keys import HolderKey
@@ -81,7 +81,7 @@ class WalletStore:
     def load_key(self) -> HolderKey:
         """The stored holder key."""
         try:
-            document = json.loads(self.key_path.read_text(encoding="utf-8"))
+            document = parse_json(self.key_path.read_text(encoding="utf-8"))
             return HolderKey.from_json(document)
         except FileNotFoundError:
             raise WalletError(
@@ -123,7 +123,7 @@ class WalletStore:
         loaded = []
         for path in sorted(folder.glob("*.json")):
             try:
-                entry = json.loads(path.read_text(encoding="utf-8"))
+                entry = parse_json(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise WalletError("STORE_CORRUPT", f"cannot read {path}: {exc}") from None
             if not isinstance(entry, dict) or not isinstance(entry.get("credential"), dict):
@@ -154,7 +154,7 @@ class WalletStore:
         found = []
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
-                found.append(json.loads(path.read_text(encoding="utf-8")))
+                found.append(parse_json(path.read_text(encoding="utf-8")))
             except (OSError, ValueError) as exc:
                 raise WalletError("STORE_CORRUPT", f"cannot read {path}: {exc}") from None
         return found

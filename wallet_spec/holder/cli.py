@@ -47,6 +47,7 @@ from verifier import (
     TrustStore,
     Verifier,
     format_datetime,
+    parse_json,
 )
 from verifier.cli import EXIT_USAGE, UsageParser
 
@@ -140,7 +141,7 @@ def _summary(entry: dict[str, Any]) -> str:
 
 def _read_json(source: str) -> Any:
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    return json.loads(text)
+    return parse_json(text)
 
 
 def _utc_now() -> datetime:
