@@ -56,6 +56,7 @@ def demo_settings(directory: Path, host: str, port: int) -> IssuerSettings:
         database_url=f"sqlite:///{directory / 'credencial.db'}",
         key_dir=directory / "keys",
         key_passphrase=SecretStr(DEMO_PASSPHRASE),
+        loopback_institution="IMSS",  # the phone wallet at /wallet/ in a browser on this machine
         host=host,
         port=port,
     )
