@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from issuer.biometrics.routes import router as biometrics_router
 from issuer.consent.records import router as records_router
+from issuer.consent.request_routes import router as consent_requests_router
 from issuer.consent.routes import router as consent_router
 from issuer.credentials import admin, publication, routes, verification
 from issuer.credentials.service import IssuerService
@@ -60,6 +61,7 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
         biometrics_router,
         consent_router,
         records_router,
+        consent_requests_router,
         units_router,
         wallet_router,
     ]

@@ -45,6 +45,9 @@ class IssuerSettings(BaseSettings):
     status_list_ttl: timedelta = timedelta(hours=24)
     #: Default validity of a new credential.
     credential_validity: timedelta = timedelta(days=5 * 365)
+    #: How long an institution's consent request waits for the person's answer before it
+    #: expires unanswered (``POST /consent-requests``).
+    consent_request_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
     #: Browser origins allowed to call the API cross-origin (CORS), e.g.
     #: ``["https://portal.imss.gob.mx"]``; empty (the default): no cross-origin access at all.
     cors_allow_origins: tuple[str, ...] = ()

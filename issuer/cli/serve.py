@@ -2,7 +2,9 @@
 
 The demo keeps everything under ``var/demo/``: an embedded SQLite database, the three
 institutions' keys (encrypted with a fixed, public passphrase: demo only) and one API key per
-institution in ``api-keys.json``, reused on the next run.
+institution in ``api-keys.json``, reused on the next run. ``CREDENCIAL_DATABASE_URL``, when set,
+puts the demo's database elsewhere (e.g. a PostgreSQL database). It stores the demo person's
+record and a unit feed, and prints the citizen's walk-through (:mod:`issuer.cli.walkthrough`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from issuer.app import create_app
+from issuer.cli.walkthrough import citizen_walkthrough, seed_demo_data
 from issuer.credentials.service import IssuerService
 from issuer.demo import DEMO_PEOPLE
 from issuer.institutions import INSTITUTIONS
@@ -53,7 +56,8 @@ def _uvicorn(app: FastAPI, host: str, port: int) -> None:
 def demo_settings(directory: Path, host: str, port: int) -> IssuerSettings:
     """Settings of the demo: SQLite and keys under ``directory``, the demo passphrase."""
     return IssuerSettings(
-        database_url=f"sqlite:///{directory / 'credencial.db'}",
+        database_url=os.environ.get("CREDENCIAL_DATABASE_URL")
+        or f"sqlite:///{directory / 'credencial.db'}",
         key_dir=directory / "keys",
         key_passphrase=SecretStr(DEMO_PASSPHRASE),
         loopback_institution="IMSS",  # the phone wallet at /wallet/ in a browser on this machine
@@ -172,6 +176,8 @@ def serve(
             for code, key in keys.items():
                 print(f"  {code:<15} {key}")
             print("\n" + demo_next_steps(base_url, keys["IMSS"], demo_dir))
+            seed_demo_data(service)
+            print(citizen_walkthrough(base_url, keys, demo_dir))
             print("Press Ctrl+C to stop.", flush=True)
         (runner or _uvicorn)(app, settings.host, settings.port)
     finally:

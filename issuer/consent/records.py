@@ -19,9 +19,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from sqlalchemy import select
 
-from issuer.consent.service import AccessControl
+from issuer.consent.service import AccessControl, record_entries
 from issuer.credentials.dependencies import ServiceDep
 from issuer.http.auth import require
 from issuer.http.errors import problem_response, problems
@@ -116,19 +115,13 @@ def request_records(body: RecordRequest, principal: RecordsCaller, service: Serv
             decisions.append({"dataClass": data_class, **decision.to_json()})
             if not decision.permit:
                 continue
-            query = select(ClinicalRecord).where(
-                ClinicalRecord.institution_code == body.custodian,
-                ClinicalRecord.subject_curp == body.subject,
-                ClinicalRecord.data_class == data_class,
-            )
-            if decision.data_from is not None:
-                query = query.where(ClinicalRecord.effective_date >= decision.data_from)
-            if decision.data_until is not None:
-                query = query.where(ClinicalRecord.effective_date <= decision.data_until)
             entries.extend(
-                {"resource": row.resource, "search": {"mode": "match"}}
-                for row in session.scalars(query.order_by(ClinicalRecord.id))
-            )
+                {"resource": resource, "search": {"mode": "match"}}
+                for resource in record_entries(
+                    session, body.custodian, body.subject, data_class,
+                    decision.data_from, decision.data_until,
+                )
+            )  # fmt: skip
     if not any(d["outcome"] == "permit" for d in decisions):
         codes = sorted({r["code"] for d in decisions for r in d["reasons"]})
         return problem_response(

@@ -47,7 +47,7 @@ from issuer.http.params import (
 from issuer.principal import Principal
 from verifier import DATA_CLASSES, HEALTH_PURPOSES, Grantee
 
-__all__ = ["access_problems", "router"]
+__all__ = ["access_problems", "presentation_header", "router"]
 
 router = APIRouter()
 
@@ -195,7 +195,9 @@ def hosted_receipt_status_list(request: Request, number: ListNumber, service: Se
     return _receipt_list(service, host_institution(request), number)
 
 
-def _presentation_header(authorization: str | None) -> dict[str, Any]:
+def presentation_header(authorization: str | None) -> dict[str, Any]:
+    """The holder presentation of ``Authorization: Presentation <base64url JSON>`` (401 without
+    one, 400 when it is not base64url JSON)."""
     scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() != "presentation" or not value:
         raise ApiError(
@@ -229,7 +231,7 @@ def access_log(
     `POST /institutions/{code}/consent/challenges`). Lists permitted accesses and refused
     requests recorded in the audit chain; accesses under a judicial order whose notification
     is deferred appear from the deferral date on."""
-    presentation = _presentation_header(authorization)
+    presentation = presentation_header(authorization)
     control = AccessControl(service)
     with access_problems():
         _holder, curp = control.holder_curp(known_institution(institution), presentation)

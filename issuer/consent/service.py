@@ -24,7 +24,7 @@ The rules behind the routes of ``consent/routes.py`` and ``consent/records.py`` 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -42,12 +42,21 @@ from issuer.principal import Principal
 from issuer.storage.audit import append_audit
 from issuer.storage.challenges import DatabaseChallengeStore
 from issuer.storage.database import utc
-from issuer.storage.tables import AuditEntry, GrantRecord, JudicialApprovalRow, SubjectNotification
+from issuer.storage.tables import (
+    AuditEntry,
+    ClinicalRecord,
+    ConsentRequestRow,
+    GrantRecord,
+    JudicialApprovalRow,
+    SubjectNotification,
+)
 from verifier import (
     CONSENT_RECEIPT_TYPE,
     CREDENTIALS_V2_URL,
+    DATA_CLASSES,
     AccessDecision,
     AccessRequest,
+    ConsentGrant,
     Grant,
     Grantee,
     JudicialApproval,
@@ -68,6 +77,8 @@ __all__ = [
     "AccessError",
     "JudicialOrderInput",
     "institution_domain",
+    "record_entries",
+    "require_statement",
 ]
 
 #: Audit actions of access decisions (what the person's access log lists).
@@ -122,7 +133,29 @@ def _parse_date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 
 
-def _require_statement(presentation: Mapping[str, Any], statement: dict[str, Any]) -> None:
+def record_entries(
+    session: Session,
+    custodian: str,
+    curp: str,
+    data_class: str,
+    data_from: date | None = None,
+    data_until: date | None = None,
+) -> list[dict[str, Any]]:
+    """The FHIR resources of ``curp``'s record at ``custodian`` in one class, dated inside the
+    period when one is given, in the order they were stored."""
+    query = select(ClinicalRecord).where(
+        ClinicalRecord.institution_code == custodian,
+        ClinicalRecord.subject_curp == curp,
+        ClinicalRecord.data_class == data_class,
+    )
+    if data_from is not None:
+        query = query.where(ClinicalRecord.effective_date >= data_from)
+    if data_until is not None:
+        query = query.where(ClinicalRecord.effective_date <= data_until)
+    return [row.resource for row in session.scalars(query.order_by(ClinicalRecord.id))]
+
+
+def require_statement(presentation: Mapping[str, Any], statement: dict[str, Any]) -> None:
     """The holder signs a statement by making it the presentation's ``id``; anything else is a
     presentation for something else (``STATEMENT_MISMATCH``)."""
     if presentation.get("id") != consent_statement_id(statement):
@@ -227,11 +260,17 @@ class AccessControl:
         """Record a holder-signed grant; return ``{"grantId", "receipt"}``."""
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         statement = {"action": "consent.grant", "institution": institution, "grant": dict(grant)}
-        _require_statement(presentation, statement)
+        require_statement(presentation, statement)
         result = self._verify_presentation(
             institution, presentation, now=moment, require_credentials=True
         )
         holder, curp = self._holder_and_curp(result)
+        return self.store_grant(institution, holder, curp, grant, presentation, moment)
+
+    def check_grant(
+        self, holder: str, curp: str, grant: Mapping[str, Any], moment: datetime
+    ) -> tuple[str, ConsentGrant]:
+        """A new grant id and the parsed grant, if ``holder`` (``curp``) may sign it now."""
         grant_id = f"urn:uuid:{uuid.uuid4()}"
         try:
             parsed = consent_grant_from_json(grant, grant_id=grant_id, grantor=holder)
@@ -247,6 +286,25 @@ class AccessControl:
             raise AccessError(422, "a consent grant cannot start in the past", "GRANT_INVALID")
         if parsed.valid_until <= moment:
             raise AccessError(422, "the consent grant has already ended", "GRANT_INVALID")
+        return grant_id, parsed
+
+    def store_grant(
+        self,
+        institution: str,
+        holder: str,
+        curp: str,
+        grant: Mapping[str, Any],
+        presentation: Mapping[str, Any],
+        moment: datetime,
+        *,
+        checked: tuple[str, ConsentGrant] | None = None,
+        action: str = "consent.grant",
+        details: Mapping[str, Any] | None = None,
+        link: Callable[[Session, str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Record the grant ``holder`` signed with its receipt and one audit entry (``action``);
+        ``link`` runs in the same transaction (it may refuse, and then nothing is recorded)."""
+        grant_id, parsed = checked or self.check_grant(holder, curp, grant, moment)
         document = {"id": grant_id, **grant}
         for _ in range(20):
             try:
@@ -263,10 +321,14 @@ class AccessControl:
                             receipt_list_number=number, receipt_index=index,
                         )
                     )  # fmt: skip
+                    session.flush()
+                    if link is not None:
+                        link(session, grant_id)
                     append_audit(
-                        session, institution=institution, actor="holder", action="consent.grant",
+                        session, institution=institution, actor="holder", action=action,
                         subject=curp, at=moment,
-                        details={"grantId": grant_id, "receiptList": number, "receiptIndex": index},
+                        details={"grantId": grant_id, "receiptList": number,
+                                 "receiptIndex": index, **(details or {})},
                     )  # fmt: skip
                 return {"grantId": grant_id, "receipt": receipt}
             except IntegrityError:  # the random receipt index was taken: draw again
@@ -327,7 +389,7 @@ class AccessControl:
         """Withdraw a grant with the grantor's signed statement; returns when it took effect."""
         moment = (now or datetime.now(UTC)).replace(microsecond=0)
         statement = {"action": "consent.withdraw", "grantId": grant_id}
-        _require_statement(presentation, statement)
+        require_statement(presentation, statement)
         with self.service.db.read() as session:
             row = session.get(GrantRecord, grant_id)
             if row is None or row.institution_code != institution or row.kind != "consent":
@@ -598,6 +660,89 @@ class AccessControl:
 
     # -- the person's view ----------------------------------------------------------------------
 
+    def holder_grants(
+        self, institution: str, presentation: Mapping[str, Any], now: datetime | None = None
+    ) -> dict[str, Any]:
+        """The consent grants ``institution`` holds about the presenting person, newest first."""
+        moment = now or datetime.now(UTC)
+        _holder, curp = self.holder_curp(institution, presentation, moment)
+        with self.service.db.read() as session:
+            rows = session.scalars(
+                select(GrantRecord)
+                .where(
+                    GrantRecord.institution_code == institution,
+                    GrantRecord.subject_curp == curp,
+                    GrantRecord.kind == "consent",
+                )
+                .order_by(GrantRecord.created_at.desc(), GrantRecord.id)
+            ).all()
+            requests = dict(
+                session.execute(
+                    select(ConsentRequestRow.grant_id, ConsentRequestRow.id).where(
+                        ConsentRequestRow.grant_id.in_([row.id for row in rows])
+                    )
+                ).all()
+            )
+        grants = []
+        for row in rows:
+            document = row.document
+            ended = utc(row.ended_at) if row.ended_at is not None else None
+            state = (
+                "withdrawn"
+                if ended is not None
+                else "expired"
+                if utc(row.valid_until) <= moment
+                else "active"
+            )
+            grants.append({
+                "grantId": row.id,
+                "requestId": requests.get(row.id),
+                "state": state,
+                "grantees": document.get("grantees"),
+                "dataClasses": document.get("dataClasses"),
+                "purposes": document.get("purposes"),
+                "dataFrom": document.get("dataFrom"),
+                "dataUntil": document.get("dataUntil"),
+                "validFrom": document.get("validFrom"),
+                "validUntil": document.get("validUntil"),
+                "withdrawnAt": format_datetime(ended) if ended is not None else None,
+            })  # fmt: skip
+        return {"curp": curp, "custodian": institution, "grants": grants}
+
+    def own_record(
+        self,
+        institution: str,
+        presentation: Mapping[str, Any],
+        data_classes: Sequence[str],
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The presenting person's own record at ``institution``: a FHIR Bundle of
+        ``data_classes``; each class read is one ``access.permit`` entry in their access log."""
+        moment = now or datetime.now(UTC)
+        holder, curp = self.holder_curp(institution, presentation, moment)
+        classes = list(dict.fromkeys(data_classes)) or list(DATA_CLASSES)
+        unknown = [c for c in classes if c not in DATA_CLASSES]
+        if unknown:
+            raise AccessError(
+                422, f"unknown data class {unknown[0]!r}; of {list(DATA_CLASSES)}",
+                "DATA_CLASS_UNKNOWN",
+            )  # fmt: skip
+        entries: list[dict[str, Any]] = []
+        with self.service.db.transaction() as session:
+            for data_class in classes:
+                rows = record_entries(session, institution, curp, data_class)
+                entries.extend({"resource": r, "search": {"mode": "match"}} for r in rows)
+                append_audit(
+                    session, institution=institution, actor="holder", action="access.permit",
+                    subject=curp, at=moment,
+                    details={"requester": holder, "requesterUnit": None, "purpose": "PATRQT",
+                             "dataClass": data_class, "recipientCountry": "MX",
+                             "grantId": None, "grantKind": "self", "outcome": "permit",
+                             "reasons": []},
+                )  # fmt: skip
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+        return {"curp": curp, "custodian": institution, "dataClasses": classes, "bundle": bundle}
+
     def access_log(self, curp: str, now: datetime | None = None) -> dict[str, Any]:
         """Who asked for ``curp``'s data, when, for what and under which grant.
 
@@ -646,6 +791,7 @@ class AccessControl:
                 "dataClass": details.get("dataClass"),
                 "grantId": details.get("grantId"),
                 "grantKind": details.get("grantKind"),
+                "self": details.get("grantKind") == "self",
                 "auditSeq": entry.seq,
             }
             if details.get("outcome") == "permit":

@@ -30,6 +30,7 @@ __all__ = [
     "Base",
     "BiometricTemplate",
     "ClinicalRecord",
+    "ConsentRequestRow",
     "Credential",
     "GrantRecord",
     "Institution",
@@ -310,6 +311,37 @@ class ClinicalRecord(Base):
     data_class: Mapped[str] = mapped_column(String(32))
     effective_date: Mapped[date]
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ConsentRequestRow(Base):
+    """An institution's request for a person's consent, filed with the custodian of the data.
+
+    ``state`` is ``pending`` until the person approves (``grant_id`` names the consent grant the
+    approval recorded) or denies it, or it expires unanswered (``expires_at``).
+    """
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (
+        Index("ix_consent_requests_subject", "custodian_code", "subject_curp", "state"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requester_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    requester_unit: Mapped[str | None] = mapped_column(String(11), default=None)
+    #: The API client that filed it.
+    requested_by: Mapped[str] = mapped_column(String(200))
+    custodian_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    subject_curp: Mapped[str] = mapped_column(String(18))
+    purpose: Mapped[str] = mapped_column(String(16))
+    data_classes: Mapped[list[str]] = mapped_column(JSON)
+    data_from: Mapped[date | None] = mapped_column(default=None)
+    data_until: Mapped[date | None] = mapped_column(default=None)
+    access_until: Mapped[datetime]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    #: ``pending``, ``approved``, ``denied`` or ``expired``.
+    state: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    grant_id: Mapped[str | None] = mapped_column(ForeignKey("access_grants.id"), default=None)
 
 
 class UnitFeed(Base):

@@ -9,7 +9,11 @@
 - :func:`credential_state`: what the wallet shows (VALID ... UNVERIFIABLE when lists are stale).
 
 Every refusal is a :class:`WalletError` with a stable code (:data:`WALLET_ERROR_CODES`).
-The consent and access-log features build on the same key, store and presentations.
+- :class:`PersonApi`: the person's side over HTTP (consent requests, grants, access log, own
+  record, units), each call authenticated by a presentation; :func:`approval_grant` builds an
+  approval, never wider than the request.
+- :class:`IssuerUrls` / :class:`MappedClient`: reach an issuer at a local server, identifiers
+  unchanged (``--issuer-url``, ``$CREDENCIAL_WALLET_ISSUER_URLS``).
 """
 
 from ._errors import WALLET_ERROR_CODES, WalletError
@@ -26,11 +30,14 @@ from ._oid4vci import (
     key_proof,
     parse_offer,
 )
+from ._person import Custodian, PersonApi, approval_grant, custodians, end_of_day
 from ._present import MAX_QUERIES, answer_request, matches_query, parse_request, select_credentials
 from ._state import STATE_LABELS, CredentialState, credential_state
 from ._store import STORE_VERSION, WalletStore, write_private_file
+from ._transport import ISSUER_URLS_ENV, IssuerUrls, MappedClient
 
 __all__ = [
+    "ISSUER_URLS_ENV",
     "KEY_PROOF_TYP",
     "MAX_QUERIES",
     "OFFER_URI_SCHEME",
@@ -41,14 +48,21 @@ __all__ = [
     "WALLET_ERROR_CODES",
     "CredentialOffer",
     "CredentialState",
+    "Custodian",
     "HolderKey",
     "HttpClient",
     "HttpResponse",
+    "IssuerUrls",
+    "MappedClient",
+    "PersonApi",
     "WalletError",
     "WalletStore",
     "accept_offer",
     "answer_request",
+    "approval_grant",
     "credential_state",
+    "custodians",
+    "end_of_day",
     "key_proof",
     "matches_query",
     "parse_offer",

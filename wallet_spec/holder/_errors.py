@@ -20,15 +20,21 @@ WALLET_ERROR_CODES: dict[str, str] = {
     "KEY_EXISTS": "the wallet already has a holder key",
     "NOT_FOUND": "no stored credential with that id",
     "STORE_CORRUPT": "a wallet file cannot be read",
+    "ISSUER_URL_REFUSED": "an issuer URL mapping is malformed, or plain http to another machine",
+    "ISSUER_REFUSED": "the issuer refused a call of the person's routes (its problem code in "
+    "problem)",
+    "NARROWING_INVALID": "an approval would give more than the request asked",
 }
 
 
 class WalletError(Exception):
     """Something the wallet refused or could not do; ``code`` is one of WALLET_ERROR_CODES."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, problem: str | None = None) -> None:
         if code not in WALLET_ERROR_CODES:
             raise ValueError(f"unknown wallet error code {code!r}")
-        super().__init__(f"{code}: {message}")
+        super().__init__(f"{code}: {problem + ': ' if problem else ''}{message}")
         self.code = code
         self.message = message
+        #: The issuer's problem code (``ISSUER_REFUSED``), e.g. ``REQUEST_EXPIRED``.
+        self.problem = problem

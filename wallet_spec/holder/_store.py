@@ -6,6 +6,7 @@ torn one, and no other user can read it. Layout (``wallet_spec/storage.md``)::
 
     <wallet>/holder-key.json            the Ed25519 key (private): HolderKey.to_json()
     <wallet>/credentials/<hash>.json    one stored credential (schemas/stored-credential)
+    <wallet>/receipts/<hash>.json       a consent receipt credential the wallet received
 """
 
 from __future__ import annotations
@@ -136,6 +137,27 @@ class WalletStore:
             if entry["id"] == credential_id:
                 return entry
         raise WalletError("NOT_FOUND", f"no credential {credential_id} in {self.root}")
+
+    def add_receipt(self, receipt: Mapping[str, Any]) -> Path:
+        """Keep a consent receipt credential (proof of the grant, usable offline)."""
+        receipt_id = receipt.get("id")
+        if not isinstance(receipt_id, str) or not receipt_id:
+            raise WalletError("CREDENTIAL_INVALID", "the receipt has no id")
+        name = hashlib.sha256(receipt_id.encode("utf-8")).hexdigest()[:32]
+        path = self.root / "receipts" / f"{name}.json"
+        write_private_file(path, _dumps(dict(receipt)))
+        return path
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """The consent receipts kept, in file-name order."""
+        folder = self.root / "receipts"
+        found = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                found.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise WalletError("STORE_CORRUPT", f"cannot read {path}: {exc}") from None
+        return found
 
     def remove(self, credential_id: str) -> None:
         """Delete a stored credential."""

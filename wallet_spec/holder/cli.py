@@ -10,6 +10,21 @@
     credencial-wallet status --trust-dir DIR [--json]           # offline state of each credential
     credencial-wallet status --trust TRUST.json --status-list FILE ...
 
+The person's side (each call authenticated by a fresh presentation of the custodian's credential):
+
+    credencial-wallet requests [--all]                          # consent requests addressed to you
+    credencial-wallet approve REQUEST [--data-classes ...] [--until DATE]
+    credencial-wallet deny REQUEST
+    credencial-wallet grants                                    # the consents you gave
+    credencial-wallet withdraw GRANT
+    credencial-wallet access-log                                # who read your data
+    credencial-wallet units [--near LAT,LON]                    # units with availability
+    credencial-wallet record [--data-classes ...]               # your own record
+
+Each takes ``--lang en`` and ``--json``. ``--issuer-url https://imss.gob.mx=http://127.0.0.1:8000``
+(repeatable; or ``$CREDENCIAL_WALLET_ISSUER_URLS``) reaches an issuer at a local server: the
+identifiers stay the same, only the transport is mapped (plain http only to this machine).
+
 The wallet folder is ``--wallet``, else ``$CREDENCIAL_WALLET``, else ``~/.credencial-wallet``.
 Exit status: 0 done, 1 refused (the wallet error code is printed), 64 usage or input error.
 """
@@ -37,9 +52,11 @@ from verifier.cli import EXIT_USAGE, UsageParser
 
 from ._errors import WalletError
 from ._oid4vci import TRUSTED_ISSUERS, HttpClient, accept_offer
+from ._person_cli import PERSON_COMMANDS, add_person_commands, problem_message, run_person_command
 from ._present import answer_request
 from ._state import STATE_LABELS, credential_state
 from ._store import WalletStore, write_private_file
+from ._transport import IssuerUrls, MappedClient
 
 __all__ = ["EXIT_REFUSED", "EXIT_USAGE", "main", "run"]
 
@@ -57,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the wallet folder (default: $CREDENCIAL_WALLET or ~/.credencial-wallet)",
     )
+    parser.add_argument(
+        "--issuer-url", metavar="ID=URL", action="append", default=[], dest="issuer_urls",
+        help="reach issuer ID at URL, e.g. https://imss.gob.mx=http://127.0.0.1:8000 "
+        "(repeatable; also $CREDENCIAL_WALLET_ISSUER_URLS)",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
     commands.add_parser("keygen", help="create the holder key (an Ed25519 did:key)")
     accept = commands.add_parser("accept", help="receive a credential from an offer (QR text)")
@@ -69,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="also accept offers from this Credential Issuer (testing; repeatable)",
     )
+    accept.add_argument(
+        "--issuer-url", metavar="ID=URL", action="append", default=[],
+        help="reach issuer ID at URL, e.g. https://imss.gob.mx=http://127.0.0.1:8000 (repeatable)",
+    )  # fmt: skip
     listing = commands.add_parser("list", help="list the stored credentials")
     listing.add_argument("--json", action="store_true")
     show = commands.add_parser("show", help="one credential; its card form as a QR")
@@ -89,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     status.add_argument("--json", action="store_true")
     status.add_argument("--lang", choices=["es", "en"], default="es")
+    add_person_commands(commands)
     return parser
 
 
@@ -116,22 +143,36 @@ def _read_json(source: str) -> Any:
     return json.loads(text)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _client(args: argparse.Namespace, client: HttpClient | None) -> HttpClient:
+    """The HTTP client, with the issuer URL mappings of the options and the environment."""
+    urls = IssuerUrls.parse([*args.issuer_urls, *getattr(args, "issuer_url", [])])
+    if client is None:
+        import httpx
+
+        client = httpx.Client(timeout=30.0, follow_redirects=False)
+    return MappedClient(client, urls) if urls.mapping else client
+
+
 def _dispatch(
     args: argparse.Namespace, store: WalletStore, client: HttpClient | None, out: TextIO
 ) -> int:
     now = datetime.now(UTC)
+    if args.command in PERSON_COMMANDS:
+        return run_person_command(
+            args, store, _client(args, client), out, lambda: datetime.now(UTC)
+        )
     if args.command == "keygen":
         key = store.create_key()
         print(key.did, file=out)
     elif args.command == "accept":
-        if client is None:
-            import httpx
-
-            client = httpx.Client(timeout=30.0, follow_redirects=False)
         credential = accept_offer(
             args.offer,
             key=store.load_key(),
-            client=client,
+            client=_client(args, client),
             tx_code=args.tx_code,
             trusted_issuers=TRUSTED_ISSUERS | set(args.trust_issuer),
         )
@@ -205,7 +246,10 @@ def run(
     try:
         return _dispatch(args, store, client, out or sys.stdout)
     except WalletError as exc:
-        print(f"credencial-wallet: {exc.code}: {exc.message}", file=sys.stderr)
+        lang = getattr(args, "lang", "es")
+        problem = f"{exc.problem}: " if exc.problem else ""
+        message = problem_message(exc, lang)
+        print(f"credencial-wallet: {exc.code}: {problem}{message}", file=sys.stderr)
         return EXIT_REFUSED
     except (OSError, ValueError, CredencialError) as exc:
         print(f"credencial-wallet: {exc}", file=sys.stderr)
