@@ -23,7 +23,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -459,7 +459,141 @@ def test_the_access_log_lists_each_decision_in_words(
         "ISSSTE pidió el resumen de su expediente para atención médica; se le negó"
     )
     phone.assert_every_control_named()
-    phone.screenshot("access-log")
+
+
+def _records_requested(served: Served, curp: str) -> tuple[int, Any]:
+    return served.call(
+        "POST",
+        "/records/requests",
+        {"custodian": "IMSS", "subject": curp, "dataClasses": ["ece.summary", "ece.full"],
+         "purpose": "TREAT", "recipientCountry": "MX"},
+        as_="ISSSTE",
+    )  # fmt: skip
+
+
+def test_a_request_approved_narrowed_then_withdrawn(
+    phone: Phone, served: Served, offer: Offer
+) -> None:
+    """ISSSTE asks for two classes; the person approves one on the phone; ISSSTE receives only
+    that one; the person withdraws it; ISSSTE is refused; the log shows each decision."""
+    from playwright.sync_api import expect
+
+    curp = offer.credential["credentialSubject"]["curp"]
+    for data_class, text in (("ece.summary", "Diabetes mellitus tipo 2"),
+                             ("ece.full", "Nota de evolución")):  # fmt: skip
+        status, body = served.call("POST", "/records", {
+            "subject": curp, "dataClass": data_class, "effectiveDate": "2025-03-01",
+            "resource": {"resourceType": "Condition", "code": {"text": text},
+                         "recordedDate": "2025-03-01"},
+        })  # fmt: skip
+        assert status == 201, body
+    until = format_datetime(datetime.now(UTC) + timedelta(days=30))
+    status, asked = served.call("POST", "/consent-requests", {
+        "subject": curp, "custodian": "IMSS", "purpose": "TREAT",
+        "dataClasses": ["ece.summary", "ece.full"], "accessUntil": until,
+    }, as_="ISSSTE")  # fmt: skip
+    assert status == 201, asked
+
+    page = phone.page
+    phone.goto("#/solicitudes")
+    page.get_by_role("button", name="Ver solicitudes").click()
+    item = page.locator(f"li[data-request='{asked['id']}']")
+    expect(item).to_contain_text(
+        "ISSSTE pide ver el resumen de su expediente y su expediente completo"
+    )
+    expect(item).to_contain_text("Para qué: atención médica.")
+    phone.assert_every_control_named()
+    phone.screenshot("requests", full_page=True)
+    item.get_by_role("button", name="Aprobar solo una parte").click()
+    item.get_by_label("su expediente completo").uncheck()
+    phone.screenshot("approve-part", full_page=True)
+    item.get_by_role("button", name="Aprobar lo marcado").click()
+    expect(item).to_contain_text(
+        "Aprobada solo en parte. ISSSTE podrá ver el resumen de su expediente."
+    )
+
+    status, state = served.call("GET", f"/consent-requests/{asked['id']}", as_="ISSSTE")
+    assert status == 200, state
+    assert state["state"] == "approved"
+    assert state["approved"]["dataClasses"] == ["ece.summary"]
+    status, answer = _records_requested(served, curp)
+    assert status == 200, answer
+    texts = [e["resource"]["code"]["text"] for e in answer["bundle"]["entry"]]
+    assert texts == ["Diabetes mellitus tipo 2"]  # the approved class only
+    assert {d["dataClass"]: d["outcome"] for d in answer["decisions"]} == {
+        "ece.summary": "permit",
+        "ece.full": "deny",
+    }
+
+    phone.goto("#/permisos")
+    page.get_by_role("button", name="Ver permisos").click()
+    grant = page.get_by_test_id("grants").locator("li").first
+    expect(grant).to_contain_text(
+        "ISSSTE puede ver el resumen de su expediente para atención médica"
+    )
+    expect(grant).to_contain_text("Activo")
+    phone.assert_every_control_named()
+    phone.screenshot("grants", full_page=True)
+    grant.get_by_role("button", name="Retirar").click()
+    grant.get_by_role("button", name="Sí, retirar").click()
+    expect(grant).to_contain_text("Permiso retirado.")
+    status, refused = _records_requested(served, curp)
+    assert status == 403, refused
+    assert refused["code"] == "ACCESS_DENIED"
+
+    phone.goto("#/accesos")
+    page.get_by_role("button", name="Consultar el registro").click()
+    accesses = page.get_by_test_id("accesses")
+    expect(accesses).to_contain_text(
+        "ISSSTE consultó el resumen de su expediente para atención médica con su permiso."
+    )
+    # the first test's request, the class left out, then both classes after the withdrawal
+    expect(page.get_by_test_id("refused").locator("li")).to_have_count(4)
+    expect(page.get_by_test_id("refused")).to_contain_text(
+        "ISSSTE pidió su expediente completo para atención médica; se le negó"
+    )
+    phone.screenshot("access-log", full_page=True)
+
+
+def test_a_request_denied_on_the_phone(phone: Phone, served: Served, offer: Offer) -> None:
+    from playwright.sync_api import expect
+
+    curp = offer.credential["credentialSubject"]["curp"]
+    until = format_datetime(datetime.now(UTC) + timedelta(days=3))
+    status, asked = served.call("POST", "/consent-requests", {
+        "subject": curp, "custodian": "IMSS", "purpose": "COC", "dataClasses": ["ece.full"],
+        "accessUntil": until, "requesterUnit": "DFSSA003961",
+    }, as_="ISSSTE")  # fmt: skip
+    assert status == 201, asked
+    page = phone.page
+    phone.goto("#/solicitudes")
+    page.get_by_role("button", name="Ver solicitudes").click()
+    item = page.locator(f"li[data-request='{asked['id']}']")
+    expect(item).to_contain_text("Unidad que pide: DFSSA003961.")
+    item.get_by_role("button", name="Negar").click()
+    expect(item).to_contain_text("Negada. ISSSTE no verá sus datos.")
+    status, state = served.call("GET", f"/consent-requests/{asked['id']}", as_="ISSSTE")
+    assert state["state"] == "denied"
+    page.get_by_role("button", name="Negadas (1)").click()
+    expect(page.locator(f"li[data-request='{asked['id']}']")).to_contain_text("Respondida el")
+
+
+def test_my_record_on_the_phone(phone: Phone, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    page = phone.page
+    phone.goto("#/expediente")
+    page.get_by_role("button", name="Ver mi expediente").click()
+    record = page.get_by_test_id("record")
+    expect(record).to_contain_text("Diabetes mellitus tipo 2")
+    expect(record).to_contain_text("Nota de evolución")
+    phone.assert_every_control_named()
+    phone.screenshot("record", full_page=True)
+    phone.goto("#/accesos")
+    page.get_by_role("button", name="Consultar el registro").click()
+    expect(page.get_by_test_id("accesses")).to_contain_text(
+        "Usted consultó el resumen de su expediente"
+    )
 
 
 def test_units_with_places_nearest_first(phone: Phone, served: Served) -> None:

@@ -344,9 +344,11 @@ const WalletCore = (() => {
   }
 
   /* -- presentations (eddsa-jcs-2022) ------------------------------------------------------ */
-  async function present(credentials, challenge, domain) {
+  async function present(credentials, challenge, domain, id) {
     const key = await holderKey();
-    const presentation = { "@context": [V2], type: ["VerifiablePresentation"], holder: key.did };
+    const presentation = { "@context": [V2] };
+    if (id) presentation.id = id;
+    Object.assign(presentation, { type: ["VerifiablePresentation"], holder: key.did });
     if (credentials.length) presentation.verifiableCredential = credentials;
     const options = {
       type: "DataIntegrityProof", cryptosuite: "eddsa-jcs-2022", created: isoNow(),
@@ -366,11 +368,86 @@ const WalletCore = (() => {
     return ((entry.credential.credentialSubject || {}).coverage || {}).institution;
   }
 
-  /* A fresh presentation of ``entry`` to its institution (challenge from the institution). */
-  async function presentTo(entry) {
+  /* A fresh presentation to ``entry``'s institution (its challenge), of ``entry``'s credential
+   * unless ``bare``, signing the statement whose id is ``id`` when given. */
+  async function presentTo(entry, id, bare) {
     const code = institutionOf(entry);
     const challenge = await getJson("/institutions/" + encodeURIComponent(code) + "/consent/challenges", { method: "POST" });
-    return present([entry.credential], challenge.challenge, challenge.domain);
+    return present(bare ? [] : [entry.credential], challenge.challenge, challenge.domain, id);
+  }
+
+  /* wallet_spec/consent-requests.md: the presentation's id names the statement it signs. */
+  async function statementId(statement) {
+    const digest = await sha256(utf8(jcs(statement)));
+    return "urn:credencial:statement:sha256:" + Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function me(entry, path, extra) {
+    const code = institutionOf(entry);
+    return "/me/" + path + "?institution=" + encodeURIComponent(code) + (extra || "");
+  }
+
+  async function consentRequests(entry) {
+    return getJson(me(entry, "consent-requests"), { headers: { Authorization: await authorization(entry) } });
+  }
+
+  async function consentRequest(entry, requestId) {
+    return getJson(me(entry, "consent-requests/" + encodeURIComponent(requestId)), { headers: { Authorization: await authorization(entry) } });
+  }
+
+  /* The grant of an approval: the request's scope, or narrower (classes, access end). */
+  function grantFor(entry, request, dataClasses, accessUntil) {
+    const grant = {
+      curp: entry.credential.credentialSubject.curp,
+      grantees: [request.requesterUnit ? { institution: request.requester, unit: request.requesterUnit } : { institution: request.requester }],
+      dataClasses: dataClasses || request.dataClasses,
+      purposes: [request.purpose],
+    };
+    if (request.dataFrom) grant.dataFrom = request.dataFrom;
+    if (request.dataUntil) grant.dataUntil = request.dataUntil;
+    grant.validFrom = isoNow();
+    grant.validUntil = accessUntil || request.accessUntil;
+    grant.locations = ["MX"];
+    return grant;
+  }
+
+  async function approve(entry, request, dataClasses, accessUntil) {
+    const code = institutionOf(entry);
+    const grant = grantFor(entry, request, dataClasses, accessUntil);
+    const id = await statementId({ action: "consent.grant", institution: code, grant, request: request.id });
+    const presentation = await presentTo(entry, id);
+    const answer = await getJson(me(entry, "consent-requests/" + encodeURIComponent(request.id) + "/approval"), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ grant, presentation }),
+    });
+    entry.receipts = (entry.receipts || []).concat([answer.receipt]); /* a desk may count it offline */
+    await dbPut("credentials", entry);
+    return answer;
+  }
+
+  async function deny(entry, request) {
+    const code = institutionOf(entry);
+    const id = await statementId({ action: "consent.deny", institution: code, request: request.id });
+    const presentation = await presentTo(entry, id);
+    return getJson(me(entry, "consent-requests/" + encodeURIComponent(request.id) + "/denial"), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ presentation }),
+    });
+  }
+
+  async function consentGrants(entry) {
+    return getJson(me(entry, "consent-grants"), { headers: { Authorization: await authorization(entry) } });
+  }
+
+  async function withdraw(entry, grantId) {
+    const code = institutionOf(entry);
+    const id = await statementId({ action: "consent.withdraw", grantId });
+    const presentation = await presentTo(entry, id, true);
+    return getJson("/institutions/" + encodeURIComponent(code) + "/consent/grants/" + encodeURIComponent(grantId) + "/withdrawal", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ presentation }),
+    });
+  }
+
+  async function record(entry) {
+    return getJson(me(entry, "record"), { headers: { Authorization: await authorization(entry) } });
   }
 
   async function authorization(entry) {
@@ -394,7 +471,8 @@ const WalletCore = (() => {
   }
 
   return {
-    TRUSTED_ISSUERS, WalletError, accessLog, authorization, b58encode, b64url, b64urlDecode,
+    TRUSTED_ISSUERS, WalletError, accessLog, approve, authorization, consentGrants, consentRequest,
+    consentRequests, deny, record, statementId, withdraw, b58encode, b64url, b64urlDecode,
     credentials: () => dbAll("credentials"), deleteCredential: (id) => dbDelete("credentials", id),
     getJson, holderKey, institutionOf, issuerMetadata, jcs, parseOffer, present, presentTo, receive,
     refreshStatus, stateOf, units,

@@ -72,8 +72,31 @@
       lostText: "La llave se pierde con el teléfono. Acuda a su institución con una identificación: le darán una nueva oferta (código QR y PIN) para recibir su credencial en el teléfono nuevo. La credencial del teléfono perdido no le sirve a nadie más: solo esa llave puede presentarla. Su tarjeta impresa sigue sirviendo.",
       installTitle: "Sin conexión",
       installText: "Después de la primera visita, esta cartera abre sin internet: sus credenciales, la tarjeta y el último estado conocido. Consultar el estado, recibir, y ver solicitudes, permisos, accesos y unidades necesita internet.",
-      pendingTitle: "Pendiente",
-      pending16: "Esta sección usará las solicitudes de consentimiento de su institución, que aún no están disponibles en este servidor.",
+      requestsIntro: "Cuando una institución quiere ver datos suyos que guarda otra, se lo pide a usted. Usted decide: aprobar, aprobar solo una parte o negar.",
+      loadRequests: "Ver solicitudes",
+      tab_pending: "Pendientes", tab_approved: "Aprobadas", tab_denied: "Negadas", tab_expired: "Vencidas",
+      noRequests: "No hay solicitudes aquí.",
+      requestWho: "{who} pide ver {what}",
+      requestWhy: "Para qué: {why}.", requestPeriod: "Datos del {from} al {until}.", requestAnyPeriod: "Datos de cualquier fecha.",
+      requestUntil: "Podría verlos hasta el {until}.", requestUnit: "Unidad que pide: {unit}.",
+      requestExpires: "Si no responde, la solicitud vence el {when}.",
+      requestApproved: "Aprobó: {what}, hasta el {until}.", requestAnswered: "Respondida el {when}.",
+      approveAsked: "Aprobar como se pide", approvePart: "Aprobar solo una parte", denyIt: "Negar",
+      partLegend: "Qué datos aprueba", partUntil: "Hasta qué día podrán verlos", approveChecked: "Aprobar lo marcado",
+      chooseOne: "Marque al menos un tipo de datos.",
+      approvedDone: "Aprobada. {who} podrá ver {what}.", approvedNarrowed: "Aprobada solo en parte. {who} podrá ver {what}.",
+      deniedDone: "Negada. {who} no verá sus datos.",
+      err_REQUEST_EXPIRED: "La solicitud venció sin respuesta.", err_REQUEST_ALREADY_ANSWERED: "Esa solicitud ya se respondió.",
+      err_REQUEST_NOT_FOUND: "No se encontró esa solicitud.", err_APPROVAL_WIDER_THAN_REQUEST: "No se puede aprobar más de lo que se pide.",
+      grantsIntro: "Los permisos que usted dio. Puede retirar cualquiera cuando quiera: vale desde ese momento.",
+      loadGrants: "Ver permisos", noGrants: "No ha dado ningún permiso.",
+      grantLine: "{who} puede ver {what} para {why}", grantUntil: "Hasta el {until}.",
+      grant_active: "Activo", grant_withdrawn: "Retirado", grant_expired: "Vencido",
+      withdraw: "Retirar", withdrawAsk: "¿Retirar este permiso? {who} dejará de ver sus datos desde ahora.",
+      withdrawYes: "Sí, retirar", withdrawNo: "No", withdrawnDone: "Permiso retirado.", withdrawnAt: "Retirado el {when}.",
+      recordTitle: "Mi expediente", recordIntro: "Lo que su institución guarda de usted. Su consulta queda en el registro como suya.",
+      loadRecord: "Ver mi expediente", recordEmpty: "Su institución no tiene registros clínicos suyos.",
+      selfRead: "Usted consultó {what}",
       purpose_TREAT: "atención médica", purpose_ETREAT: "atención de urgencia", purpose_COC: "continuidad de la atención",
       purpose_CAREMGT: "gestión de su atención", purpose_PATRQT: "una solicitud suya", purpose_HPAYMT: "comprobar su cobertura",
       purpose_PUBHLTH: "salud pública", purpose_HLEGAL: "un asunto legal", purpose_HRESCH: "investigación",
@@ -146,8 +169,31 @@
       lostText: "The key is lost with the phone. Go to your institution with an ID: they give you a new offer (QR code and PIN) to receive your credential on the new phone. The lost phone's credential is of no use to anyone else: only that key can present it. Your printed card still works.",
       installTitle: "Offline",
       installText: "After the first visit this wallet opens without the internet: your credentials, the card and the last known status. Checking the status, receiving, and seeing requests, permissions, reads and units need the internet.",
-      pendingTitle: "Pending",
-      pending16: "This section will use your institution's consent requests, which this server does not offer yet.",
+      requestsIntro: "When an institution wants data of yours that another one holds, it asks you. You decide: approve, approve only a part, or deny.",
+      loadRequests: "See requests",
+      tab_pending: "Pending", tab_approved: "Approved", tab_denied: "Denied", tab_expired: "Expired",
+      noRequests: "No requests here.",
+      requestWho: "{who} asks to see {what}",
+      requestWhy: "What for: {why}.", requestPeriod: "Data from {from} to {until}.", requestAnyPeriod: "Data of any date.",
+      requestUntil: "It could see them until {until}.", requestUnit: "Asking unit: {unit}.",
+      requestExpires: "Unanswered, the request expires on {when}.",
+      requestApproved: "You approved: {what}, until {until}.", requestAnswered: "Answered on {when}.",
+      approveAsked: "Approve as asked", approvePart: "Approve only a part", denyIt: "Deny",
+      partLegend: "Which data you approve", partUntil: "Until which day they may see them", approveChecked: "Approve what is checked",
+      chooseOne: "Check at least one kind of data.",
+      approvedDone: "Approved. {who} may see {what}.", approvedNarrowed: "Approved in part. {who} may see {what}.",
+      deniedDone: "Denied. {who} will not see your data.",
+      err_REQUEST_EXPIRED: "The request expired unanswered.", err_REQUEST_ALREADY_ANSWERED: "That request was already answered.",
+      err_REQUEST_NOT_FOUND: "That request was not found.", err_APPROVAL_WIDER_THAN_REQUEST: "You cannot approve more than is asked.",
+      grantsIntro: "The permissions you gave. You can withdraw any of them at any time: it counts from that moment.",
+      loadGrants: "See permissions", noGrants: "You have given no permission.",
+      grantLine: "{who} may see {what} for {why}", grantUntil: "Until {until}.",
+      grant_active: "Active", grant_withdrawn: "Withdrawn", grant_expired: "Expired",
+      withdraw: "Withdraw", withdrawAsk: "Withdraw this permission? {who} stops seeing your data from now on.",
+      withdrawYes: "Yes, withdraw", withdrawNo: "No", withdrawnDone: "Permission withdrawn.", withdrawnAt: "Withdrawn on {when}.",
+      recordTitle: "My record", recordIntro: "What your institution holds about you. Your read is logged as your own.",
+      loadRecord: "See my record", recordEmpty: "Your institution holds no clinical records of yours.",
+      selfRead: "You read {what}",
       purpose_TREAT: "treatment", purpose_ETREAT: "emergency treatment", purpose_COC: "continuity of care",
       purpose_CAREMGT: "care management", purpose_PATRQT: "your own request", purpose_HPAYMT: "checking your coverage",
       purpose_PUBHLTH: "public health", purpose_HLEGAL: "a legal matter", purpose_HRESCH: "research",
@@ -505,6 +551,173 @@
     return TEXT.es[key] ? t(key) : value || "—";
   }
 
+  function classList(classes) {
+    const names = (classes || []).map((c) => words("class", c));
+    if (names.length < 2) return names.join("");
+    return names.slice(0, -1).join(", ") + (lang === "en" ? " and " : " y ") + names[names.length - 1];
+  }
+
+  function who(code, unit) {
+    return (INSTITUTION_NAMES[code] ? code : code || "—") + (unit ? " (" + unit + ")" : "");
+  }
+
+  /* A "load" button and a results area: a fresh presentation each time (challenges are single use). */
+  async function loader(titleKey, introKey, buttonKey, load) {
+    const { entries, control, current } = await chooser();
+    const results = el("div", { "aria-live": "polite" });
+    const button = el("button", { type: "button", class: "primary", text: t(buttonKey), disabled: !entries.length });
+    const run = async () => {
+      button.disabled = true;
+      results.replaceChildren(el("p", { class: "progress", role: "status", text: t("loading") }));
+      try {
+        results.replaceChildren(...[await load(current(), run)].flat(Infinity).filter(Boolean));
+      } catch (error) {
+        results.replaceChildren(alertBox(error));
+      }
+      button.disabled = false;
+    };
+    button.addEventListener("click", run);
+    render(t(titleKey), el("p", { text: t(introKey) }), control, el("div", { class: "actions" }, button), results);
+    return run;
+  }
+
+  function requestItem(entry, request, refresh) {
+    const lines = [
+      el("h3", { text: t("requestWho", { who: who(request.requester), what: classList(request.dataClasses) }) }),
+      el("p", { text: t("requestWhy", { why: words("purpose", request.purpose) }) }),
+      el("p", { text: request.dataFrom || request.dataUntil ? t("requestPeriod", { from: request.dataFrom ? formatDate(request.dataFrom) : "—", until: request.dataUntil ? formatDate(request.dataUntil) : "—" }) : t("requestAnyPeriod") }),
+      el("p", { text: t("requestUntil", { until: formatDate(request.accessUntil, true) }) }),
+      request.requesterUnit ? el("p", { text: t("requestUnit", { unit: request.requesterUnit }) }) : null,
+    ];
+    const message = el("div", { "aria-live": "polite" });
+    const item = el("li", { class: "item", "data-request": request.id }, lines);
+    if (request.state === "pending") {
+      item.append(el("p", { class: "muted", text: t("requestExpires", { when: formatDate(request.expiresAt, true) }) }));
+      const part = el("form", { class: "panel", hidden: true });
+      const boxes = request.dataClasses.map((c, i) => {
+        const id = "part-" + request.id + "-" + i;
+        return { c, box: el("input", { type: "checkbox", id, checked: true }), id };
+      });
+      const untilId = "until-" + request.id;
+      const until = el("input", { type: "date", id: untilId, max: request.accessUntil.slice(0, 10), min: new Date().toISOString().slice(0, 10), value: request.accessUntil.slice(0, 10) });
+      part.append(
+        el("fieldset", {}, el("legend", { text: t("partLegend") }), boxes.map(({ c, box, id }) => el("label", { class: "check", for: id }, box, words("class", c)))),
+        el("label", { for: untilId, text: t("partUntil") }), until,
+        el("div", { class: "actions" }, el("button", { type: "submit", class: "primary", text: t("approveChecked") })));
+      const act = async (work) => {
+        for (const b of item.querySelectorAll("button")) b.disabled = true;
+        try {
+          message.replaceChildren(el("p", { class: "note", role: "status", text: await work() }));
+          setTimeout(refresh, 1500);
+        } catch (error) {
+          message.replaceChildren(alertBox(error));
+          for (const b of item.querySelectorAll("button")) b.disabled = false;
+        }
+      };
+      part.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const chosen = boxes.filter(({ box }) => box.checked).map(({ c }) => c);
+        if (!chosen.length) { message.replaceChildren(alertBox(t("chooseOne"))); return; }
+        let end = request.accessUntil;
+        if (until.value && until.value < request.accessUntil.slice(0, 10)) end = until.value + "T23:59:59Z";
+        act(async () => {
+          const answer = await W.approve(entry, request, chosen, end);
+          return t(answer.narrowed ? "approvedNarrowed" : "approvedDone", { who: request.requester, what: classList(chosen) });
+        });
+      });
+      item.append(el("div", { class: "actions" },
+        el("button", { type: "button", class: "primary", text: t("approveAsked"), on: { click: () => act(async () => { await W.approve(entry, request); return t("approvedDone", { who: request.requester, what: classList(request.dataClasses) }); }) } }),
+        el("button", { type: "button", text: t("approvePart"), "aria-expanded": "false", on: { click: (event) => { part.hidden = !part.hidden; event.currentTarget.setAttribute("aria-expanded", String(!part.hidden)); if (!part.hidden) boxes[0].box.focus(); } } }),
+        el("button", { type: "button", text: t("denyIt"), on: { click: () => act(async () => { await W.deny(entry, request); return t("deniedDone", { who: request.requester }); }) } })),
+        part);
+    } else if (request.approved) {
+      item.append(el("p", { class: "muted", text: t("requestApproved", { what: classList(request.approved.dataClasses), until: formatDate(request.approved.accessUntil, true) }) }));
+    } else if (request.answeredAt) {
+      item.append(el("p", { class: "muted", text: t("requestAnswered", { when: formatDate(request.answeredAt, true) }) }));
+    }
+    item.append(message);
+    return item;
+  }
+
+  async function requestsScreen() {
+    let tab = "pending";
+    await loader("navRequests", "requestsIntro", "loadRequests", async function show(entry, again) {
+      const listed = await W.consentRequests(entry);
+      const groups = { pending: [], approved: [], denied: [], expired: [] };
+      for (const request of listed.requests) (groups[request.state === "withdrawn" ? "approved" : request.state] || groups.expired).push(request);
+      const tabs = el("div", { class: "actions", role: "group", "aria-label": t("navRequests") }, Object.keys(groups).map((name) =>
+        el("button", { type: "button", "aria-pressed": String(name === tab), "data-tab": name, text: t("tab_" + name) + " (" + groups[name].length + ")",
+          on: { click: () => { tab = name; again(); } } })));
+      const list = groups[tab].length
+        ? el("ul", { class: "plain", "data-testid": "requests" }, groups[tab].map((r) => requestItem(entry, r, again)))
+        : el("p", { text: t("noRequests") });
+      return [tabs, list];
+    });
+  }
+
+  async function grantsScreen() {
+    await loader("navGrants", "grantsIntro", "loadGrants", async (entry, again) => {
+      const listed = await W.consentGrants(entry);
+      if (!listed.grants.length) return el("p", { text: t("noGrants") });
+      const order = { active: 0, expired: 1, withdrawn: 2 };
+      const grants = listed.grants.slice().sort((a, b) => order[a.state] - order[b.state]);
+      return el("ul", { class: "plain", "data-testid": "grants" }, grants.map((grant) => {
+        const grantee = grant.grantees[0] || {};
+        const message = el("div", { "aria-live": "polite" });
+        const item = el("li", { class: "item", "data-grant": grant.grantId },
+          el("h3", { text: t("grantLine", { who: who(grantee.institution, grantee.unit), what: classList(grant.dataClasses), why: grant.purposes.map((p) => words("purpose", p)).join(", ") }) }),
+          el("p", { class: "state", "data-state": grant.state === "active" ? "VALID" : "EXPIRED", text: t("grant_" + grant.state) }),
+          el("p", { class: "muted", text: grant.withdrawnAt ? t("withdrawnAt", { when: formatDate(grant.withdrawnAt, true) }) : t("grantUntil", { until: formatDate(grant.validUntil, true) }) }));
+        if (grant.state === "active") {
+          const confirm = el("div", { class: "panel", hidden: true, role: "group", "aria-label": t("withdraw") },
+            el("p", { text: t("withdrawAsk", { who: grantee.institution }) }));
+          const yes = el("button", { type: "button", class: "primary", text: t("withdrawYes") });
+          const no = el("button", { type: "button", text: t("withdrawNo") });
+          const open = el("button", { type: "button", text: t("withdraw"), "aria-expanded": "false" });
+          open.addEventListener("click", () => { confirm.hidden = false; open.setAttribute("aria-expanded", "true"); yes.focus(); });
+          no.addEventListener("click", () => { confirm.hidden = true; open.setAttribute("aria-expanded", "false"); open.focus(); });
+          yes.addEventListener("click", async () => {
+            yes.disabled = true;
+            try {
+              await W.withdraw(entry, grant.grantId);
+              message.replaceChildren(el("p", { class: "note", role: "status", text: t("withdrawnDone") }));
+              setTimeout(again, 1500);
+            } catch (error) {
+              yes.disabled = false;
+              message.replaceChildren(alertBox(error));
+            }
+          });
+          confirm.append(el("div", { class: "actions" }, yes, no));
+          item.append(el("div", { class: "actions" }, open), confirm);
+        }
+        item.append(message);
+        return item;
+      }));
+    });
+  }
+
+  function resourceSummary(resource) {
+    const code = resource.code || resource.vaccineCode || resource.medicationCodeableConcept || {};
+    const coding = (code.coding || [])[0] || {};
+    const text = code.text || coding.display || resource.resourceType;
+    const when = resource.effectiveDateTime || resource.recordedDate || resource.onsetDateTime || resource.occurrenceDateTime || resource.authoredOn || resource.date
+      || (resource.period || {}).start || (resource.effectivePeriod || {}).start;
+    return { text, when, kind: resource.resourceType };
+  }
+
+  async function recordScreen() {
+    await loader("recordTitle", "recordIntro", "loadRecord", async (entry) => {
+      const own = await W.record(entry);
+      const entries = (own.bundle && own.bundle.entry) || [];
+      if (!entries.length) return el("p", { text: t("recordEmpty") });
+      return el("ul", { class: "plain", "data-testid": "record" }, entries.map(({ resource }) => {
+        const summary = resourceSummary(resource || {});
+        return el("li", { class: "item" }, el("h3", { text: summary.text }),
+          el("p", { class: "muted", text: [summary.kind, summary.when ? formatDate(summary.when) : null].filter(Boolean).join(" · ") }));
+      }));
+    });
+  }
+
   async function accessLog() {
     const { entries, control, current } = await chooser();
     const results = el("div", { "aria-live": "polite" });
@@ -517,7 +730,8 @@
         const line = (item, refused) => {
           const requester = (item.requester || "—") + (item.requesterUnit ? " (" + item.requesterUnit + ")" : "");
           const basis = item.grantKind === "judicial-order" ? t("underOrder") : item.grantKind ? t("underConsent") : "";
-          const text = t(refused ? "logRefused" : "logLine", { requester, what: words("class", item.dataClass), why: words("purpose", item.purpose) });
+          const text = item.self ? t("selfRead", { what: words("class", item.dataClass) })
+            : t(refused ? "logRefused" : "logLine", { requester, what: words("class", item.dataClass), why: words("purpose", item.purpose) });
           return el("li", { class: "item" }, el("p", { text: text + (basis && !refused ? " " + basis : "") + "." }), el("p", { class: "muted", text: formatDate(item.at, true) }));
         };
         const parts = [];
@@ -588,19 +802,15 @@
     render(t("keyTitle"), ...parts);
   }
 
-  function pending(titleKey) {
-    return () => render(t(titleKey), el("p", { class: "note", text: t("pending16") }));
-  }
-
   /* -- routing, language, connection --------------------------------------------------------- */
   const ROUTES = {
     home: { hash: "#/", show: home },
     receive: { hash: "#/recibir", show: () => receive(null) },
-    requests: { hash: "#/solicitudes", show: pending("navRequests") },
-    grants: { hash: "#/permisos", show: pending("navGrants") },
+    requests: { hash: "#/solicitudes", show: requestsScreen },
+    grants: { hash: "#/permisos", show: grantsScreen },
     log: { hash: "#/accesos", show: accessLog },
     units: { hash: "#/unidades", show: unitsScreen },
-    record: { hash: "#/expediente", show: pending("navRecord") },
+    record: { hash: "#/expediente", show: recordScreen },
     key: { hash: "#/llave", show: keyScreen },
   };
 
