@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -188,9 +187,13 @@ class Phone:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"wallet-{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)
-        if os.environ.get("CREDENCIAL_UPDATE_SCREENSHOTS") == "1":
+        if os.environ.get("CREDENCIAL_UPDATE_SCREENSHOTS") == "1":  # small enough for git
+            from PIL import Image
+
             DOCS_IMG.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, DOCS_IMG / path.name)
+            with Image.open(path) as image:
+                small = image.convert("RGB").quantize(colors=48)
+                small.save(DOCS_IMG / path.name, optimize=True)
         return path
 
     def assert_only_own_host(self) -> None:
@@ -297,6 +300,38 @@ def test_the_key_cannot_be_exported(phone: Phone, received: Json) -> None:
     assert outcome["usages"] == ["sign"]
     assert all(not t.endswith("exported") for t in outcome["tries"]), outcome["tries"]
     assert all(t.endswith("InvalidAccessError") for t in outcome["tries"]), outcome["tries"]
+
+
+def test_a_presentation_signed_on_the_phone_verifies_and_tampering_is_refused(
+    phone: Phone, served: Served, received: Json
+) -> None:
+    """The phone's eddsa-jcs-2022 presentation, checked by the Python verifier (ADR 0017)."""
+    import copy
+
+    from verifier import InMemoryChallengeStore, PresentationVerifier, ReasonCode, Verdict
+
+    domain = "https://urgencias.hospital.example.gob.mx"
+    challenges = InMemoryChallengeStore()
+    checker = PresentationVerifier(served.service.verifier(), challenges)
+
+    def signed_on_the_phone() -> Json:
+        challenge = challenges.issue(domain, datetime.now(UTC))
+        presentation: Json = phone.page.evaluate(
+            "([credential, challenge, domain]) => WalletCore.present([credential], challenge, "
+            "domain)",
+            [received["credential"], challenge, domain],
+        )
+        return presentation
+
+    presentation = signed_on_the_phone()
+    assert presentation["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    result = checker.check(presentation, domain=domain)
+    assert result.verdict is Verdict.VALID, result.to_json("en")
+    assert result.holder == received["credential"]["credentialSubject"]["id"]
+    tampered = copy.deepcopy(signed_on_the_phone())
+    tampered["verifiableCredential"][0]["credentialSubject"]["givenName"] = "OTRA PERSONA"
+    refused = checker.check(tampered, domain=domain)
+    assert [r.code for r in refused.reasons] == [ReasonCode.SIGNATURE_INVALID]
 
 
 def _desk_files(served: Served, folder: Path) -> list[str]:
@@ -566,10 +601,13 @@ def test_a_request_denied_on_the_phone(phone: Phone, served: Served, offer: Offe
     }, as_="ISSSTE")  # fmt: skip
     assert status == 201, asked
     page = phone.page
-    phone.goto("#/solicitudes")
-    page.get_by_role("button", name="Ver solicitudes").click()
+    phone.goto("#/recibir")  # the hospital screen's QR of the request, here pasted as its link
+    page.get_by_label("O pegue aquí el enlace de la oferta").fill(asked["uri"])
+    page.get_by_role("button", name="Usar este enlace").click()
     item = page.locator(f"li[data-request='{asked['id']}']")
+    expect(item).to_be_focused()
     expect(item).to_contain_text("Unidad que pide: DFSSA003961.")
+    expect(item).to_contain_text("Para qué: continuidad de la atención.")
     item.get_by_role("button", name="Negar").click()
     expect(item).to_contain_text("Negada. ISSSTE no verá sus datos.")
     status, state = served.call("GET", f"/consent-requests/{asked['id']}", as_="ISSSTE")

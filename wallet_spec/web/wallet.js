@@ -212,7 +212,7 @@
   function t(key, values) {
     let text = (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.es[key]) || key;
     for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
-    return text;
+    return text.replace(/\.\.(?!\.)/g, "."); /* a value ending in "a.m." before the sentence's own period */
   }
 
   function locale() {
@@ -470,6 +470,12 @@
 
     function useOffer(text) {
       message.replaceChildren();
+      const asked = /^https:\/\/[^/]+\/r\/(CR-[A-Z2-7]{16})$/.exec(String(text || "").trim());
+      if (asked) { /* a consent request's QR on a hospital screen */
+        sessionStorage.setItem("wallet-request", asked[1]);
+        location.hash = "#/solicitudes";
+        return;
+      }
       let offer;
       try {
         offer = W.parseOffer(text);
@@ -578,6 +584,7 @@
     };
     button.addEventListener("click", run);
     render(t(titleKey), el("p", { text: t(introKey) }), control, el("div", { class: "actions" }, button), results);
+    if (entries.length) run(); /* offline, it says so in the results */
     return run;
   }
 
@@ -590,7 +597,7 @@
       request.requesterUnit ? el("p", { text: t("requestUnit", { unit: request.requesterUnit }) }) : null,
     ];
     const message = el("div", { "aria-live": "polite" });
-    const item = el("li", { class: "item", "data-request": request.id }, lines);
+    const item = el("li", { class: "item", "data-request": request.id, tabindex: "-1" }, lines);
     if (request.state === "pending") {
       item.append(el("p", { class: "muted", text: t("requestExpires", { when: formatDate(request.expiresAt, true) }) }));
       const part = el("form", { class: "panel", hidden: true });
@@ -648,6 +655,18 @@
       const tabs = el("div", { class: "actions", role: "group", "aria-label": t("navRequests") }, Object.keys(groups).map((name) =>
         el("button", { type: "button", "aria-pressed": String(name === tab), "data-tab": name, text: t("tab_" + name) + " (" + groups[name].length + ")",
           on: { click: () => { tab = name; again(); } } })));
+      const wanted = sessionStorage.getItem("wallet-request");
+      if (wanted) {
+        sessionStorage.removeItem("wallet-request");
+        const found = listed.requests.find((r) => r.id === wanted);
+        if (found) {
+          tab = found.state === "withdrawn" ? "approved" : found.state in groups ? found.state : "expired";
+          setTimeout(() => {
+            const node = document.querySelector('li[data-request="' + CSS.escape(wanted) + '"]');
+            if (node) node.focus();
+          }, 0);
+        }
+      }
       const list = groups[tab].length
         ? el("ul", { class: "plain", "data-testid": "requests" }, groups[tab].map((r) => requestItem(entry, r, again)))
         : el("p", { text: t("noRequests") });
@@ -827,7 +846,10 @@
     const current = route();
     if (current.name !== "card") document.getElementById("card-screen").hidden = true;
     for (const link of document.querySelectorAll(".tabs a")) {
-      if (link.dataset.route === current.name) link.setAttribute("aria-current", "page");
+      if (link.dataset.route === current.name) {
+        link.setAttribute("aria-current", "page");
+        link.scrollIntoView({ block: "nearest", inline: "center" });
+      }
       else link.removeAttribute("aria-current");
     }
     await current.show();
