@@ -692,6 +692,61 @@ def test_every_screen_is_named_keyboard_reachable_and_local(phone: Phone, receiv
     phone.assert_only_own_host()
 
 
+@pytest.mark.parametrize(
+    ("issuer", "said"),
+    [
+        ("https://issste.gob.mx", "Esta oferta es de https://issste.gob.mx; ábrala en la cartera"),
+        ("https://imss.example.com", "no viene de IMSS, ISSSTE ni IMSS-Bienestar"),
+    ],
+)
+def test_an_offer_of_another_or_an_unknown_issuer_is_refused_before_the_pin(
+    phone: Phone, received: Json, issuer: str, said: str
+) -> None:
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect
+
+    offer = {
+        "credential_issuer": issuer,
+        "credential_configuration_ids": ["HealthCoverageCredential"],
+        "grants": {
+            "urn:ietf:params:oauth:grant-type:pre-authorized_code": {
+                "pre-authorized_code": "x" * 43,
+                "tx_code": {"input_mode": "numeric", "length": 6},
+            }
+        },
+    }
+    page = phone.page
+    phone.goto("#/recibir")
+    page.get_by_label("O pegue aquí el enlace de la oferta").fill(
+        "openid-credential-offer://?credential_offer=" + quote(json.dumps(offer))
+    )
+    page.get_by_role("button", name="Usar este enlace").click()
+    expect(page.get_by_role("alert")).to_contain_text(said)
+    expect(page.get_by_label("PIN de 6 dígitos")).to_have_count(0)
+
+
+def test_the_offer_link_opens_the_wallet_ready_for_the_pin(
+    phone: Phone, served: Served, offer: Offer
+) -> None:
+    """An institution may send the offer as a link to its /wallet/ (e.g. by message)."""
+    from playwright.sync_api import expect
+
+    status, body = served.call(
+        "POST", "/oid4vci/offers", {"credentialId": offer.credential["id"], "txCode": True}
+    )
+    assert status == 201, body
+    page = phone.page
+    page.goto(f"{served.url}/wallet/?{body['credentialOfferUri'].split('?', 1)[1]}")
+    pin = page.get_by_label("PIN de 6 dígitos")
+    expect(pin).to_be_focused()
+    assert page.url.endswith("/wallet/#/recibir")  # the code leaves the address bar at once
+    pin.fill(body["txCode"])
+    page.get_by_role("button", name="Recibir la credencial").click()
+    expect(page.get_by_role("article")).to_have_count(2)
+    expect(page.get_by_test_id("state").nth(1)).to_have_text("Vigente")
+
+
 def test_the_wallet_is_served_with_a_strict_policy(served: Served) -> None:
     request = urllib.request.Request(served.url + "/wallet/")
     with urllib.request.urlopen(request, timeout=10) as response:

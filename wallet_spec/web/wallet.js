@@ -483,6 +483,12 @@
         message.replaceChildren(alertBox(error));
         return;
       }
+      W.issuerMetadata().then((metadata) => { /* another institution's offer: say so before the PIN */
+        if (metadata.credential_issuer !== offer.issuer) {
+          offerArea.replaceChildren();
+          message.replaceChildren(alertBox(new W.WalletError("OTHER_ISSUER", offer.issuer, { here: metadata.credential_issuer })));
+        }
+      }, () => { /* offline: receive() says so */ });
       const pin = el("input", { id: "pin", class: "pin", type: "password", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6", pattern: "[0-9]{6}", "aria-describedby": "pin-hint" });
       const accept = el("button", { type: "submit", class: "primary", text: t("accept") });
       const progress = el("p", { class: "progress", role: "status", "aria-live": "polite" });
