@@ -34,6 +34,7 @@ __all__ = [
     "EXAMPLE_NOW",
     "EXAMPLE_SUBJECT",
     "FixedChallenges",
+    "build_consent_examples",
     "build_examples",
     "check_examples",
     "example_holder_key",
@@ -259,6 +260,77 @@ def build_examples() -> dict[str, str]:
         **{name: _json(document) for name, document in status_lists.items()},
         "presentation-request.json": _json(request),
         "presentation-response.json": _json(response),
+        **build_consent_examples(wallet_credential, issuer_key, method),
+    }
+
+
+#: The consent-request examples: ISSSTE asks for the example person's IMSS record.
+REQUEST_ID = "CR-MFRGGZDFMZTWQ2LK"
+CONSENT_CHALLENGES = ("Yx2bq7Wm0kP4tN9sR1cV3A", "Hd8fL2pQ6zJ0aW5eT7uK9g")
+RECEIPT_ID = "urn:uuid:0b6f8e2a-1c4d-4e7f-9a3b-5d6c7e8f9a0b"
+GRANT_ID = "urn:uuid:5b1e2c3d-4f5a-4b6c-9d7e-8f9a0b1c2d3e"
+REQUESTED_AT = datetime(2026, 1, 15, 16, 0, tzinfo=UTC)
+
+
+def build_consent_examples(
+    wallet_credential: Mapping[str, Any], issuer_key: Any, method: str
+) -> dict[str, str]:
+    """The consent-request messages: the person's view of a request, the list, an approval
+    (narrowed) with its presentation, the answer with its signed receipt, and a denial."""
+    from issuer.consent.requests import request_view
+    from issuer.consent.service import institution_domain, receipt_document
+    from issuer.credentials.signing import sign_document
+    from issuer.storage.tables import ConsentRequestRow
+    from verifier import format_datetime
+    from wallet_spec.holder import approval_grant, end_of_day, holder_presentation
+
+    holder = example_holder_key()
+    curp = wallet_credential["credentialSubject"]["curp"]
+    row = ConsentRequestRow(
+        id=REQUEST_ID, requester_code="ISSSTE", requester_unit="DFSSA003961",
+        requested_by="issste-hospital", custodian_code="IMSS", subject_curp=curp,
+        purpose="TREAT", data_classes=["ece.summary", "ece.full"],
+        data_from=datetime(2020, 1, 1).date(), data_until=datetime(2026, 1, 15).date(),
+        access_until=end_of_day(datetime(2026, 2, 14).date()), created_at=REQUESTED_AT,
+        expires_at=REQUESTED_AT + timedelta(hours=24), state="pending",
+    )  # fmt: skip
+    request = request_view(row, None, for_requester=False)
+    grant = approval_grant(
+        request, curp=curp, now=EXAMPLE_NOW, data_classes=["ece.summary"],
+        until=end_of_day(datetime(2026, 1, 22).date()),
+    )  # fmt: skip
+    domain = institution_domain("IMSS")
+    approve = {"action": "consent.grant", "institution": "IMSS", "grant": grant,
+               "request": REQUEST_ID}  # fmt: skip
+    deny = {"action": "consent.deny", "institution": "IMSS", "request": REQUEST_ID}
+    approval = {
+        "grant": grant,
+        "presentation": holder_presentation(
+            holder, wallet_credential, challenge=CONSENT_CHALLENGES[0], domain=domain,
+            now=EXAMPLE_NOW, statement=approve,
+        ),
+    }  # fmt: skip
+    denial = {
+        "presentation": holder_presentation(
+            holder, wallet_credential, challenge=CONSENT_CHALLENGES[1], domain=domain,
+            now=EXAMPLE_NOW, statement=deny,
+        )
+    }  # fmt: skip
+    receipt = sign_document(
+        receipt_document("IMSS", holder.did, {"id": GRANT_ID, **grant}, 1, 40321, EXAMPLE_NOW,
+                         receipt_id=RECEIPT_ID),
+        issuer_key, method, created=format_datetime(EXAMPLE_NOW),
+    )  # fmt: skip
+    answer = {"requestId": REQUEST_ID, "state": "approved", "narrowed": True,
+              "grantId": GRANT_ID, "receipt": receipt}  # fmt: skip
+    return {
+        "consent-request.json": _json(request),
+        "consent-request-list.json": _json(
+            {"curp": curp, "custodian": "IMSS", "requests": [request]}
+        ),
+        "consent-approval.json": _json(approval),
+        "consent-approval-response.json": _json(answer),
+        "consent-denial.json": _json(denial),
     }
 
 

@@ -227,7 +227,35 @@ class ApprovalRequest(RequestBody):
 class ApprovalResponse(BaseModel):
     """The recorded grant and its signed receipt credential."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "requestId": _REQUEST_ID,
+                    "state": "approved",
+                    "narrowed": True,
+                    "grantId": _GRANT_ID,
+                    "receipt": {
+                        "type": ["VerifiableCredential", "ConsentReceiptCredential"],
+                        "issuer": "did:web:imss.gob.mx",
+                        "credentialSubject": {
+                            "id": "did:key:z6Mk…",
+                            "consentGrant": {"id": _GRANT_ID, **_GRANT_EXAMPLE},
+                        },
+                        "credentialStatus": {
+                            "type": "BitstringStatusListEntry",
+                            "statusPurpose": "revocation",
+                            "statusListIndex": "40321",
+                            "statusListCredential": "https://imss.gob.mx/credencial/"
+                            "consent-status/revocation/1",
+                        },
+                        "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022"},
+                    },
+                }
+            ]
+        },
+    )
 
     request_id: str = Field(alias="requestId")
     state: Literal["approved"]
@@ -238,6 +266,24 @@ class ApprovalResponse(BaseModel):
 
 class DenialRequest(RequestBody):
     """The person's denial."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "presentation": {
+                        "type": ["VerifiablePresentation"],
+                        "id": "urn:credencial:statement:sha256:…",
+                        "holder": "did:key:z6Mk…",
+                        "verifiableCredential": ["…"],
+                        "proof": {"…": "…"},
+                    }
+                }
+            ]
+        },
+    )
 
     presentation: dict[str, Any] = Field(
         description="A presentation of the person's coverage credential at the custodian whose "

@@ -54,6 +54,7 @@ __all__ = [
     "ConsentRequestInput",
     "ConsentRequests",
     "request_uri",
+    "request_view",
 ]
 
 #: A request id: ``CR-`` and 16 base32 characters (80 random bits).
@@ -423,44 +424,50 @@ class ConsentRequests:
     def _view(
         row: ConsentRequestRow, grant: GrantRecord | None, *, for_requester: bool
     ) -> dict[str, Any]:
-        """A request as its requester or its person sees it (the same facts: theirs)."""
-        state = row.state
-        approved = None
-        if state == "approved" and grant is not None:
-            document = grant.document
-            approved = {
-                "grantId": grant.id,
-                "dataClasses": document.get("dataClasses"),
-                "dataFrom": document.get("dataFrom"),
-                "dataUntil": document.get("dataUntil"),
-                "accessFrom": document.get("validFrom"),
-                "accessUntil": document.get("validUntil"),
-            }
-            if grant.ended_at is not None:
-                state = "withdrawn"
-                approved["withdrawnAt"] = format_datetime(utc(grant.ended_at))
-        view: dict[str, Any] = {
-            "id": row.id,
-            "uri": request_uri(row.custodian_code, row.id),
-            "state": state,
-            "requester": row.requester_code,
-            "requesterUnit": row.requester_unit,
-            "custodian": row.custodian_code,
-            "purpose": row.purpose,
-            "dataClasses": list(row.data_classes),
-            "dataFrom": _date_text(row.data_from),
-            "dataUntil": _date_text(row.data_until),
-            "accessUntil": format_datetime(utc(row.access_until)),
-            "createdAt": format_datetime(utc(row.created_at)),
-            "expiresAt": format_datetime(utc(row.expires_at)),
-            "answeredAt": format_datetime(utc(row.answered_at)) if row.answered_at else None,
-            "approved": approved,
+        return request_view(row, grant, for_requester=for_requester)
+
+
+def request_view(
+    row: ConsentRequestRow, grant: GrantRecord | None, *, for_requester: bool
+) -> dict[str, Any]:
+    """A request as its requester or its person sees it (the same facts: theirs)."""
+    state = row.state
+    approved = None
+    if state == "approved" and grant is not None:
+        document = grant.document
+        approved = {
+            "grantId": grant.id,
+            "dataClasses": document.get("dataClasses"),
+            "dataFrom": document.get("dataFrom"),
+            "dataUntil": document.get("dataUntil"),
+            "accessFrom": document.get("validFrom"),
+            "accessUntil": document.get("validUntil"),
         }
-        if for_requester:
-            view["subject"] = row.subject_curp  # what it sent; nothing more about the person
-        else:
-            view["requesterName"] = INSTITUTIONS[row.requester_code].name
-        return view
+        if grant.ended_at is not None:
+            state = "withdrawn"
+            approved["withdrawnAt"] = format_datetime(utc(grant.ended_at))
+    view: dict[str, Any] = {
+        "id": row.id,
+        "uri": request_uri(row.custodian_code, row.id),
+        "state": state,
+        "requester": row.requester_code,
+        "requesterUnit": row.requester_unit,
+        "custodian": row.custodian_code,
+        "purpose": row.purpose,
+        "dataClasses": list(row.data_classes),
+        "dataFrom": _date_text(row.data_from),
+        "dataUntil": _date_text(row.data_until),
+        "accessUntil": format_datetime(utc(row.access_until)),
+        "createdAt": format_datetime(utc(row.created_at)),
+        "expiresAt": format_datetime(utc(row.expires_at)),
+        "answeredAt": format_datetime(utc(row.answered_at)) if row.answered_at else None,
+        "approved": approved,
+    }
+    if for_requester:
+        view["subject"] = row.subject_curp  # what it sent; nothing more about the person
+    else:
+        view["requesterName"] = INSTITUTIONS[row.requester_code].name
+    return view
 
 
 def _require_pending(state: str, expires_at: datetime) -> None:

@@ -77,6 +77,7 @@ __all__ = [
     "AccessError",
     "JudicialOrderInput",
     "institution_domain",
+    "receipt_document",
     "record_entries",
     "require_statement",
 ]
@@ -131,6 +132,34 @@ def _date_text(value: date | None) -> str | None:
 
 def _parse_date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def receipt_document(
+    institution: str,
+    holder: str,
+    grant: Mapping[str, Any],
+    number: int,
+    index: int,
+    now: datetime,
+    receipt_id: str | None = None,
+) -> dict[str, Any]:
+    """The unsigned ``ConsentReceiptCredential`` of ``grant`` (with its ``id``), entry ``index``
+    of ``institution``'s receipt status list ``number``."""
+    return {
+        "@context": [CREDENTIALS_V2_URL, schemas.CONSENT_CONTEXT_URL],
+        "id": receipt_id or f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiableCredential", CONSENT_RECEIPT_TYPE],
+        "issuer": INSTITUTIONS[institution].did,
+        "validFrom": format_datetime(now),
+        "validUntil": grant["validUntil"],
+        "credentialSubject": {"id": holder, "consentGrant": dict(grant)},
+        "credentialStatus": {
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": _RECEIPT_PURPOSE,
+            "statusListIndex": str(index),
+            "statusListCredential": receipt_status_list_url(institution, number),
+        },
+    }
 
 
 def record_entries(
@@ -361,22 +390,7 @@ class AccessControl:
         index: int,
         now: datetime,
     ) -> dict[str, Any]:
-        inst = INSTITUTIONS[institution]
-        document = {
-            "@context": [CREDENTIALS_V2_URL, schemas.CONSENT_CONTEXT_URL],
-            "id": f"urn:uuid:{uuid.uuid4()}",
-            "type": ["VerifiableCredential", CONSENT_RECEIPT_TYPE],
-            "issuer": inst.did,
-            "validFrom": format_datetime(now),
-            "validUntil": grant["validUntil"],
-            "credentialSubject": {"id": holder, "consentGrant": dict(grant)},
-            "credentialStatus": {
-                "type": "BitstringStatusListEntry",
-                "statusPurpose": _RECEIPT_PURPOSE,
-                "statusListIndex": str(index),
-                "statusListCredential": receipt_status_list_url(institution, number),
-            },
-        }
+        document = receipt_document(institution, holder, grant, number, index, now)
         return self.service.sign_checked(institution, document, now)
 
     def withdraw_consent(

@@ -30,7 +30,9 @@ from issuer.app import create_app
 from issuer.biometrics import routes as biometrics
 from issuer.cli import run
 from issuer.consent import records
+from issuer.consent import request_routes as consent_requests
 from issuer.consent import routes as consent
+from issuer.consent.requests import ConsentRequestInput, ConsentRequests
 from issuer.consent.service import AccessControl, JudicialOrderInput
 from issuer.credentials import admin, publication, verification
 from issuer.credentials import routes as credentials
@@ -454,6 +456,26 @@ _ORDER = {
 }  # fmt: skip
 
 
+def _consent_request(world: World, _institution: str) -> Request:
+    """IMSS asks a person ISSSTE holds a credential for (ISSSTE is the custodian)."""
+    issued = world.issued("ISSSTE")
+    return "/consent-requests", {
+        "subject": issued["credentialSubject"]["curp"], "custodian": "ISSSTE", "purpose": "TREAT",
+        "dataClasses": ["ece.summary"], "accessUntil": "2099-01-01T00:00:00Z",
+    }  # fmt: skip
+
+
+def _consent_request_state(world: World, institution: str) -> Request:
+    issued = world.issued("ISSSTE")
+    spec = ConsentRequestInput(
+        subject=issued["credentialSubject"]["curp"], custodian="ISSSTE", purpose="TREAT",
+        data_classes=("ece.summary",), access_until=datetime(2099, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    principal = Principal("seed", institution, frozenset({"records"}))
+    created = ConsentRequests(world.service).create(principal, spec)
+    return f"/consent-requests/{created['id']}", None
+
+
 def _order_action(action: str) -> Callable[[World, str], Request]:
     def build(world: World, institution: str) -> Request:
         legal = Principal("seed-legal", institution, frozenset({"legal"}))
@@ -493,6 +515,14 @@ GUARDED = [
     ),
     Guarded("POST", "/records", frozenset({"records"}), _record_request, False),
     Guarded("POST", "/records/requests", frozenset({"records"}), _records_request, False),
+    Guarded("POST", "/consent-requests", frozenset({"records"}), _consent_request, False),
+    Guarded(
+        "GET",
+        "/consent-requests/{request_id}",
+        frozenset({"records"}),
+        _consent_request_state,
+        False,
+    ),
     Guarded(
         "POST",
         "/judicial-orders",
@@ -565,6 +595,12 @@ PUBLIC = {
     ("GET", "/institutions/{code}/consent-status/{number}"),
     ("GET", "/credencial/consent-status/revocation/{number}"),
     ("GET", "/me/access-log"),
+    ("GET", "/me/consent-requests"),
+    ("GET", "/me/consent-requests/{request_id}"),
+    ("POST", "/me/consent-requests/{request_id}/approval"),
+    ("POST", "/me/consent-requests/{request_id}/denial"),
+    ("GET", "/me/consent-grants"),
+    ("GET", "/me/record"),
     ("GET", "/institutions/{code}/units/feed"),
     ("POST", "/me/units/search"),
 }
@@ -577,6 +613,7 @@ ROUTERS = [
     biometrics.router,
     consent.router,
     records.router,
+    consent_requests.router,
     units.router,
 ]
 CASES = ["no key", "not bearer", "unknown key", "wrong secret", "missing scope", "own", "other"]

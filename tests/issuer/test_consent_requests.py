@@ -545,3 +545,36 @@ def test_my_record_is_mine_and_in_my_access_log(sqlite_world: World) -> None:
     assert_problem(
         world.client.get("/me/record", params={"institution": "IMSS"}), 401, "UNAUTHENTICATED"
     )
+
+
+def test_every_new_route_documents_request_and_response_with_examples(
+    sqlite_world: World,
+) -> None:
+    spec = sqlite_world.client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def examples(reference: dict[str, Any]) -> list[Any]:
+        name = reference["$ref"].rsplit("/", 1)[-1]
+        found: list[Any] = schemas[name].get("examples", [])
+        return found
+
+    routes = [
+        ("post", "/consent-requests", "201"),
+        ("get", "/consent-requests/{request_id}", "200"),
+        ("get", "/me/consent-requests", "200"),
+        ("get", "/me/consent-requests/{request_id}", "200"),
+        ("post", "/me/consent-requests/{request_id}/approval", "201"),
+        ("post", "/me/consent-requests/{request_id}/denial", "200"),
+        ("get", "/me/consent-grants", "200"),
+        ("get", "/me/record", "200"),
+    ]
+    for method, path, status in routes:
+        operation = spec["paths"][path][method]
+        answer = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert examples(answer), (path, "response")
+        if method == "post":
+            body = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert examples(body), (path, "request")
+        assert {"401", "422"} <= operation["responses"].keys(), path
+    person = spec["paths"]["/me/consent-requests"]["get"]
+    assert {p["name"] for p in person["parameters"]} >= {"institution", "Authorization", "state"}

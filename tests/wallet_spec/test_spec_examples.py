@@ -67,6 +67,11 @@ EXAMPLE_SCHEMAS = {
     "stored-credential.json": "stored-credential",
     "presentation-request.json": "presentation-request",
     "presentation-response.json": "presentation-response",
+    "consent-request.json": "consent-request",
+    "consent-request-list.json": "consent-request-list",
+    "consent-approval.json": "consent-approval",
+    "consent-approval-response.json": "consent-approval-response",
+    "consent-denial.json": "consent-denial",
 }
 _FENCE = re.compile(r"^```(\w+) example:(\S+)\n(.*?)\n```$", re.DOTALL | re.MULTILINE)
 
@@ -167,6 +172,15 @@ NEGATIVE = [
     ("presentation-response.json", ("verifiablePresentation", "proof", "domain"), _DELETE),
     ("presentation-response.json", ("verifiablePresentation", "biometrics"), {"face": "..."}),
     ("token-error.json", ("error",), "server_error"),
+    ("consent-request.json", ("state",), "maybe"),
+    ("consent-request.json", ("dataClasses",), ["genome"]),
+    ("consent-request.json", ("biometrics",), {"face": "..."}),
+    ("consent-approval.json", ("grant", "locations"), ["MX", "US"]),
+    ("consent-approval.json", ("grant", "purposes"), ["HMARKT"]),
+    ("consent-approval.json", ("grant", "grantees"), []),
+    ("consent-approval.json", ("presentation", "id"), _DELETE),
+    ("consent-approval-response.json", ("receipt", "proof"), _DELETE),
+    ("consent-denial.json", ("presentation", "proof", "challenge"), _DELETE),
 ]  # fmt: skip
 
 
@@ -267,3 +281,40 @@ def test_one_version_everywhere_and_every_error_code_documented() -> None:
         assert f"`{code}`" in errors, code
     links = set(re.findall(r"\]\(([\w.-]+\.md)\)", readme))
     assert {p.name for p in SPEC_DIR.glob("*.md")} - {"README.md"} <= links
+
+
+def test_the_consent_examples_are_true() -> None:
+    """The approval signs exactly its statement, for the custodian's domain, with the holder's
+    credential; it is the request narrowed, never wider; the receipt is the issuer's signature."""
+    from verifier import consent_grant_from_json, consent_statement_id
+
+    request = _example("consent-request.json")
+    approval = _example("consent-approval.json")
+    grant, presentation = approval["grant"], approval["presentation"]
+    statement = {"action": "consent.grant", "institution": "IMSS", "grant": grant,
+                 "request": request["id"]}  # fmt: skip
+    assert presentation["id"] == consent_statement_id(statement)
+    trust = example_issuer_trust()
+    lists = InMemoryStatusLists(
+        [_example(f"status-list-{purpose}.json") for purpose in ("revocation", "suspension")]
+    )
+    challenge = presentation["proof"]["challenge"]
+    checker = PresentationVerifier(
+        Verifier(trust, status_lists=lists), FixedChallenges((challenge, "imss.gob.mx"))
+    )
+    at = parse_datetime(presentation["proof"]["created"])
+    result = checker.check(presentation, domain="imss.gob.mx", now=at)
+    assert result.is_valid, result.reasons
+    parsed = consent_grant_from_json(grant, grant_id="x", grantor=result.holder or "")
+    assert parsed.data_classes < set(request["dataClasses"])
+    assert parsed.valid_until < parse_datetime(request["accessUntil"])
+    denial = _example("consent-denial.json")["presentation"]
+    deny = {"action": "consent.deny", "institution": "IMSS", "request": request["id"]}
+    assert denial["id"] == consent_statement_id(deny)
+    answer = _example("consent-approval-response.json")
+    receipt = answer["receipt"]
+    assert receipt["credentialSubject"]["consentGrant"] == {"id": answer["grantId"], **grant}
+    checked = Verifier(trust).check(receipt, now=at)
+    # No receipt status list among the examples: the status is unknown, the proof is good.
+    assert checked.verdict.value == "INDETERMINATE", checked.reasons
+    assert [r.code.value for r in checked.reasons] == ["STATUS_UNAVAILABLE"]

@@ -30,7 +30,14 @@ from ._oid4vci import (
     key_proof,
     parse_offer,
 )
-from ._person import Custodian, PersonApi, approval_grant, custodians, end_of_day
+from ._person import (
+    Custodian,
+    PersonApi,
+    approval_grant,
+    custodians,
+    end_of_day,
+    holder_presentation,
+)
 from ._present import MAX_QUERIES, answer_request, matches_query, parse_request, select_credentials
 from ._state import STATE_LABELS, CredentialState, credential_state
 from ._store import STORE_VERSION, WalletStore, write_private_file
@@ -63,6 +70,7 @@ __all__ = [
     "credential_state",
     "custodians",
     "end_of_day",
+    "holder_presentation",
     "key_proof",
     "matches_query",
     "parse_offer",

@@ -28,7 +28,14 @@ from ._errors import WalletError
 from ._keys import HolderKey
 from ._oid4vci import HttpClient, HttpResponse
 
-__all__ = ["Custodian", "PersonApi", "approval_grant", "custodians", "end_of_day"]
+__all__ = [
+    "Custodian",
+    "PersonApi",
+    "approval_grant",
+    "custodians",
+    "end_of_day",
+    "holder_presentation",
+]
 
 #: Mexico's central time zone has been UTC-6 all year since 2022 (no daylight saving time).
 _MEXICO_CITY = timedelta(hours=-6)
@@ -137,6 +144,28 @@ def approval_grant(
     return grant
 
 
+def holder_presentation(
+    key: HolderKey,
+    credential: Mapping[str, Any] | None,
+    *,
+    challenge: str,
+    domain: str,
+    now: datetime,
+    statement: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The presentation that authenticates the holder to a custodian (carrying ``credential``)
+    and, with ``statement``, signs it: its ``id`` is ``consent_statement_id(statement)``."""
+    return create_presentation(
+        [dict(credential)] if credential is not None else [],
+        holder=key.did,
+        signer=key,
+        challenge=challenge,
+        domain=domain,
+        created=format_datetime(now),
+        presentation_id=consent_statement_id(statement) if statement is not None else None,
+    )
+
+
 def _problem(response: HttpResponse) -> tuple[str, str]:
     try:
         body = response.json()
@@ -198,14 +227,13 @@ class PersonApi:
         challenge = self._call(
             "POST", f"{self.custodian.issuer}/institutions/{self.custodian.code}/consent/challenges"
         )
-        return create_presentation(
-            [dict(self.custodian.credential)] if credential else [],
-            holder=self.key.did,
-            signer=self.key,
+        return holder_presentation(
+            self.key,
+            self.custodian.credential if credential else None,
             challenge=str(challenge.get("challenge")),
             domain=str(challenge.get("domain")),
-            created=format_datetime(self.clock()),
-            presentation_id=consent_statement_id(statement) if statement is not None else None,
+            now=self.clock(),
+            statement=statement,
         )
 
     def _authorization(self) -> dict[str, str]:
