@@ -747,6 +747,48 @@ def test_the_offer_link_opens_the_wallet_ready_for_the_pin(
     expect(page.get_by_test_id("state").nth(1)).to_have_text("Vigente")
 
 
+def test_right_on_a_desktop_too(phone: Phone) -> None:
+    from playwright.sync_api import expect
+
+    page = phone.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    try:
+        phone.goto("#/")
+        width = page.evaluate("document.getElementById('view').getBoundingClientRect().width")
+        assert width <= 40 * 16 + 1  # a readable column, not stretched across the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scroll
+        page.get_by_role("button", name="Mostrar tarjeta").first.click()
+        box = page.locator("#card-qr").bounding_box()
+        assert box is not None
+        assert 300 <= box["height"] <= 800  # the QR fits the screen's height
+        phone.screenshot("desktop")
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+    finally:
+        page.set_viewport_size({"width": 360, "height": 640})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_revocation_at_the_institution_shows_revoked_on_both(
+    phone: Phone, served: Served, offer: Offer
+) -> None:
+    """The wallet credentials share the card's status entry: one revocation covers them all."""
+    from playwright.sync_api import expect
+
+    status, body = served.call(
+        "POST", "/credentials/status", {"credentialId": offer.credential["id"], "action": "revoke"}
+    )
+    assert status == 200, body
+    phone.goto("#/")
+    for button in phone.page.get_by_role("button", name="Actualizar estado").all():
+        button.click()
+    states = phone.page.get_by_test_id("state")
+    expect(states).to_have_text(["Revocada", "Revocada"])
+    expect(phone.page.locator("article").first).to_contain_text("ya no sirve")
+    phone.screenshot("revoked")
+    phone.assert_only_own_host()
+
+
 def test_the_wallet_is_served_with_a_strict_policy(served: Served) -> None:
     request = urllib.request.Request(served.url + "/wallet/")
     with urllib.request.urlopen(request, timeout=10) as response:

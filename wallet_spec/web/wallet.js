@@ -308,7 +308,7 @@
       message.textContent = t("refreshing");
       try {
         await W.refreshStatus(entry);
-        await home();
+        await go();
       } catch (error) {
         refresh.disabled = false;
         message.textContent = error.code === "OFFLINE" ? t("refreshOffline") : t("refreshFailed", { detail: error.message });
@@ -348,7 +348,7 @@
     for (const entry of old) {
       try { await W.refreshStatus(entry); } catch (error) { /* shown as stale / unchecked */ }
     }
-    if (route().name === "home") await home();
+    if (route().name === "home") await go();
   }
 
   /* -- Mostrar tarjeta (full screen) ------------------------------------------------------ */
@@ -847,7 +847,15 @@
     return { name: "home", show: home };
   }
 
-  async function go() {
+  /* One screen at a time: a slow screen (IndexedDB, network) never paints over a newer one. */
+  let navigation = Promise.resolve();
+
+  function go() {
+    navigation = navigation.then(show, show);
+    return navigation;
+  }
+
+  async function show() {
     stopCamera();
     const current = route();
     if (current.name !== "card") document.getElementById("card-screen").hidden = true;
