@@ -58,11 +58,7 @@ def wallet_root() -> RedirectResponse:
     return RedirectResponse("/wallet/", status_code=308)
 
 
-@router.get(
-    "/wallet/{name:path}",
-    summary="The phone wallet's static files (HTML, scripts, styles, manifest, service worker)",
-    responses=problems(404),
-)
+@router.get("/wallet/{name:path}", include_in_schema=False)  # files, not API: see the docstring
 def wallet_file(name: str) -> Response:
     """Public, no API key. ``/wallet/`` is the page itself."""
     path = _FILES.get(name or "index.html")
