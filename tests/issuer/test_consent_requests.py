@@ -11,6 +11,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from issuer.consent.models import (
     HolderRequests,
     OwnRecord,
 )
-from issuer.consent.requests import REFUSAL_ACTION
+from issuer.consent.requests import REFUSAL_ACTION, ConsentRequests
+from issuer.consent.service import AccessError
 from issuer.settings import IssuerSettings
 from issuer.storage.audit import verify_audit_chain
 from issuer.storage.tables import AuditEntry, ConsentRequestRow, GrantRecord
@@ -578,3 +580,25 @@ def test_every_new_route_documents_request_and_response_with_examples(
         assert {"401", "422"} <= operation["responses"].keys(), path
     person = spec["paths"]["/me/consent-requests"]["get"]
     assert {p["name"] for p in person["parameters"]} >= {"institution", "Authorization", "state"}
+
+
+def test_two_approvals_at_once_record_one_grant(world: World) -> None:
+    """Two answers racing (two devices of the person): one wins, the other is refused."""
+    holder = make_holder(world)
+    request = filed(world)
+    bodies = [approval(world, holder, request["id"], grant_for(request)) for _ in range(2)]
+    requests = ConsentRequests(world.service)
+
+    def answer(body: Json) -> str:
+        try:
+            requests.approve("IMSS", request["id"], body["grant"], body["presentation"])
+        except AccessError as exc:
+            return exc.code
+        return "approved"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(answer, bodies))
+    assert outcomes == ["REQUEST_ALREADY_ANSWERED", "approved"]
+    with world.service.db.read() as session:
+        grants = session.scalar(select(func.count()).select_from(GrantRecord))
+    assert grants == 1
