@@ -786,6 +786,10 @@ def test_revocation_at_the_institution_shows_revoked_on_both(
     expect(states).to_have_text(["Revocada", "Revocada"])
     expect(phone.page.locator("article").first).to_contain_text("ya no sirve")
     phone.screenshot("revoked")
+    second = phone.page.locator("article").nth(1)
+    second.get_by_role("button", name="Quitar de este teléfono").click()
+    second.get_by_role("button", name="Sí, quitar").click()
+    expect(phone.page.locator("article")).to_have_count(1)
     phone.assert_only_own_host()
 
 

@@ -10,7 +10,8 @@
 const CACHE = "credencial-wallet-v1";
 const FILES = [
   "/wallet/", "/wallet/wallet.css", "/wallet/wallet.js", "/wallet/wallet-core.js",
-  "/wallet/vendor/jsQR.js", "/wallet/vendor/qrcode.js", "/wallet/icon.svg", "/wallet/manifest.webmanifest",
+  "/wallet/vendor/jsQR.js", "/wallet/vendor/qrcode.js", "/wallet/icon.svg", "/wallet/icon-192.png", "/wallet/icon-512.png",
+  "/wallet/manifest.webmanifest",
 ];
 
 self.addEventListener("install", (event) => {

@@ -19,6 +19,8 @@
       name: "Nombre", curp: "CURP", institution: "Institución", program: "Programa", validity: "Vigencia",
       affiliation: "Número de afiliación", unit: "Unidad de adscripción", from: "del", until: "al",
       showCard: "Mostrar tarjeta", refresh: "Actualizar estado", refreshing: "Consultando el estado…",
+      remove: "Quitar de este teléfono", removeAsk: "¿Quitar esta credencial del teléfono? Para tenerla otra vez, pida una nueva oferta en su institución.",
+      removeYes: "Sí, quitar", removeNo: "No",
       state_VALID: "Vigente", state_SUSPENDED: "Suspendida", state_REVOKED: "Revocada", state_EXPIRED: "Vencida",
       state_NOT_YET_VALID: "Aún no vigente", state_UNCHECKED: "Estado sin verificar",
       state_STALE: "Sin verificar desde {when}",
@@ -116,6 +118,8 @@
       name: "Name", curp: "CURP", institution: "Institution", program: "Program", validity: "Validity",
       affiliation: "Affiliation number", unit: "Unit of adscription", from: "from", until: "to",
       showCard: "Show card", refresh: "Update status", refreshing: "Checking the status…",
+      remove: "Remove from this phone", removeAsk: "Remove this credential from the phone? To have it again, ask your institution for a new offer.",
+      removeYes: "Yes, remove", removeNo: "No",
       state_VALID: "Valid", state_SUSPENDED: "Suspended", state_REVOKED: "Revoked", state_EXPIRED: "Expired",
       state_NOT_YET_VALID: "Not yet valid", state_UNCHECKED: "Status not checked",
       state_STALE: "Not checked since {when}",
@@ -314,6 +318,14 @@
         message.textContent = error.code === "OFFLINE" ? t("refreshOffline") : t("refreshFailed", { detail: error.message });
       }
     });
+    const confirm = el("div", { class: "panel", hidden: true, role: "group", "aria-label": t("remove") }, el("p", { text: t("removeAsk") }));
+    const remove = el("button", { type: "button", text: t("remove"), "aria-describedby": headingId, "aria-expanded": "false" });
+    const yes = el("button", { type: "button", class: "primary", text: t("removeYes") });
+    const no = el("button", { type: "button", text: t("removeNo") });
+    remove.addEventListener("click", () => { confirm.hidden = false; remove.setAttribute("aria-expanded", "true"); no.focus(); });
+    no.addEventListener("click", () => { confirm.hidden = true; remove.setAttribute("aria-expanded", "false"); remove.focus(); });
+    yes.addEventListener("click", async () => { await W.deleteCredential(entry.id); await go(); });
+    confirm.append(el("div", { class: "actions" }, yes, no));
     return el("article", { class: "credential", "aria-labelledby": headingId },
       el("h3", { id: headingId, text: name }),
       stateLine(entry),
@@ -326,7 +338,8 @@
       ]),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "primary", text: t("showCard"), "aria-describedby": headingId, on: { click: () => { location.hash = "#/tarjeta/" + index; } } }),
-        refresh),
+        refresh, remove),
+      confirm,
       message);
   }
 
@@ -910,7 +923,12 @@
       await go();
     }
     if ("serviceWorker" in navigator) navigator.serviceWorker.register("/wallet/sw.js", { scope: "/wallet/" }).catch(() => {});
-    W.holderKey().catch(() => {}); /* make the key on the first visit, not in the middle of an offer */
+    /* The key and the credentials must survive the browser's clean-ups under storage pressure. */
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+    /* Make the key on the first visit, not in the middle of an offer; say so if it cannot be. */
+    W.holderKey().catch((error) => {
+      document.querySelector(".top").after(el("p", { class: "alert", role: "alert", text: errorText(error) }));
+    });
     autoRefresh();
     document.body.dataset.ready = "1";
   }
