@@ -747,6 +747,31 @@ def test_the_offer_link_opens_the_wallet_ready_for_the_pin(
     expect(page.get_by_test_id("state").nth(1)).to_have_text("Vigente")
 
 
+def test_a_phone_with_a_wrong_clock_still_signs_what_the_institution_accepts(
+    context: BrowserContext, served: Served, received: Json
+) -> None:
+    """The key proof's iat and a presentation's created follow the institution's Date header."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    try:
+        page.clock.set_system_time(datetime.now(UTC) - timedelta(hours=3))
+        page.goto(f"{served.url}/wallet/#/accesos")
+        page.wait_for_selector("body[data-ready='1']")
+        assert (
+            page.evaluate("Date.now()")
+            < (datetime.now(UTC) - timedelta(hours=2)).timestamp() * 1000
+        )
+        page.get_by_role("button", name="Consultar el registro").click()
+        expect(page.get_by_test_id("accesses")).to_contain_text("ISSSTE consultó")
+        created = page.evaluate(
+            "WalletCore.present([], 'c', 'd').then((p) => Date.parse(p.proof.created))"
+        )
+        assert abs(created / 1000 - datetime.now(UTC).timestamp()) < 60
+    finally:
+        page.close()
+
+
 def test_right_on_a_desktop_too(phone: Phone) -> None:
     from playwright.sync_api import expect
 

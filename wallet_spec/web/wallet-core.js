@@ -155,8 +155,16 @@ const WalletCore = (() => {
     return did + "#" + did.slice("did:key:".length);
   }
 
+  /* The phone's clock may be wrong; the institution's is what its checks use (a key proof's iat,
+   * a presentation's created: 5 minutes of tolerance). Every answer's Date header sets it. */
+  let clockOffset = Number(self.localStorage && localStorage.getItem("wallet-clock-offset")) || 0;
+
+  function now() {
+    return Date.now() + clockOffset;
+  }
+
   function isoNow() {
-    return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    return new Date(now()).toISOString().replace(/\.\d{3}Z$/, "Z");
   }
 
   /* -- this origin stands for one Credential Issuer ------------------------------------------- */
@@ -174,6 +182,11 @@ const WalletCore = (() => {
       body = await response.json();
     } catch (error) {
       body = null;
+    }
+    const date = response.headers.get("Date");
+    if (date && Number.isFinite(Date.parse(date))) {
+      clockOffset = Date.parse(date) - Date.now();
+      localStorage.setItem("wallet-clock-offset", String(clockOffset)); /* for the next offline day */
     }
     if (!response.ok) {
       const code = (body && (body.error || body.code)) || "HTTP_" + response.status;
@@ -236,7 +249,7 @@ const WalletCore = (() => {
   async function keyProof(issuerId, nonce) {
     const key = await holderKey();
     const header = { typ: "openid4vci-proof+jwt", kid: verificationMethod(key.did), alg: "EdDSA" };
-    const claims = { aud: issuerId, iat: Math.floor(Date.now() / 1000), nonce };
+    const claims = { aud: issuerId, iat: Math.floor(now() / 1000), nonce };
     const input = b64url(utf8(JSON.stringify(header))) + "." + b64url(utf8(JSON.stringify(claims)));
     return input + "." + b64url(await sign(utf8(input)));
   }
@@ -305,10 +318,9 @@ const WalletCore = (() => {
     const index = Number(entry.statusListIndex);
     if (!Number.isInteger(index) || index < 0 || index >= bits.length * 8) throw new WalletError("STATUS_LIST_INVALID", "index");
     /* Fresh until the list's validUntil, and no longer than its ttl after it was issued. */
-    const now = Date.now();
     const ttl = Number.isFinite(subject.ttl) ? subject.ttl : 0;
-    const issued = list.validFrom ? Date.parse(list.validFrom) : now;
-    let freshUntil = list.validUntil ? Date.parse(list.validUntil) : now;
+    const issued = list.validFrom ? Date.parse(list.validFrom) : now();
+    let freshUntil = list.validUntil ? Date.parse(list.validUntil) : now();
     if (ttl > 0) freshUntil = Math.min(freshUntil, issued + ttl);
     return { set: ((bits[index >> 3] >> (7 - (index & 7))) & 1) === 1, freshUntil };
   }
@@ -323,15 +335,15 @@ const WalletCore = (() => {
       if (item.statusPurpose === "suspension") status.suspended = result.set;
       fresh = Math.min(fresh, result.freshUntil);
     }
-    status.freshUntil = new Date(Number.isFinite(fresh) ? fresh : Date.now()).toISOString();
+    status.freshUntil = new Date(Number.isFinite(fresh) ? fresh : now()).toISOString();
     entry.status = status;
     await dbPut("credentials", entry);
     return entry;
   }
 
   /* What the wallet may say (wallet_spec/state.md): never "valid" on stale information. */
-  function stateOf(entry, now) {
-    const at = now === undefined ? Date.now() : now;
+  function stateOf(entry, when) {
+    const at = when === undefined ? now() : when;
     const credential = entry.credential;
     if (credential.validUntil && at > Date.parse(credential.validUntil)) return { state: "EXPIRED" };
     if (credential.validFrom && at < Date.parse(credential.validFrom)) return { state: "NOT_YET_VALID" };
@@ -475,7 +487,7 @@ const WalletCore = (() => {
     consentRequests, deny, record, statementId, withdraw, b58encode, b64url, b64urlDecode,
     credentials: () => dbAll("credentials"), deleteCredential: (id) => dbDelete("credentials", id),
     getJson, holderKey, institutionOf, issuerMetadata, jcs, parseOffer, present, presentTo, receive,
-    refreshStatus, stateOf, units,
+    now, refreshStatus, stateOf, units,
   };
 })();
 

@@ -230,7 +230,7 @@
   }
 
   function ago(iso) {
-    const seconds = Math.round((Date.parse(iso) - Date.now()) / 1000);
+    const seconds = Math.round((Date.parse(iso) - W.now()) / 1000);
     const format = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
     const abs = Math.abs(seconds);
     if (abs < 60) return format.format(seconds, "second");
@@ -356,7 +356,7 @@
   async function autoRefresh() {
     if (!navigator.onLine) return;
     const entries = await W.credentials();
-    const old = entries.filter((e) => !e.status || Date.now() - Date.parse(e.status.checkedAt) > 10 * 60 * 1000);
+    const old = entries.filter((e) => !e.status || W.now() - Date.parse(e.status.checkedAt) > 10 * 60 * 1000);
     if (!old.length) return;
     for (const entry of old) {
       try { await W.refreshStatus(entry); } catch (error) { /* shown as stale / unchecked */ }
