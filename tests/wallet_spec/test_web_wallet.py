@@ -811,6 +811,12 @@ def test_revocation_at_the_institution_shows_revoked_on_both(
     expect(states).to_have_text(["Revocada", "Revocada"])
     expect(phone.page.locator("article").first).to_contain_text("ya no sirve")
     phone.screenshot("revoked")
+    phone.goto("#/accesos")  # the institution refuses a revoked credential's presentation
+    phone.page.get_by_role("button", name="Consultar el registro").click()
+    expect(phone.page.get_by_role("alert")).to_have_text(
+        "Su credencial está revocada: su institución ya no la acepta."
+    )
+    phone.goto("#/")
     second = phone.page.locator("article").nth(1)
     second.get_by_role("button", name="Quitar de este teléfono").click()
     second.get_by_role("button", name="Sí, quitar").click()

@@ -157,6 +157,8 @@ const WalletCore = (() => {
 
   /* The phone's clock may be wrong; the institution's is what its checks use (a key proof's iat,
    * a presentation's created: 5 minutes of tolerance). Every answer's Date header sets it. */
+  /* As the verifier's default clock skew: a credential issued "now" by a clock a little ahead. */
+  const CLOCK_SKEW = 5 * 60 * 1000;
   let clockOffset = Number(self.localStorage && localStorage.getItem("wallet-clock-offset")) || 0;
 
   function now() {
@@ -185,7 +187,7 @@ const WalletCore = (() => {
     }
     const date = response.headers.get("Date");
     if (date && Number.isFinite(Date.parse(date))) {
-      clockOffset = Date.parse(date) - Date.now();
+      clockOffset = Date.parse(date) + 500 - Date.now(); /* the header has whole seconds */
       localStorage.setItem("wallet-clock-offset", String(clockOffset)); /* for the next offline day */
     }
     if (!response.ok) {
@@ -346,7 +348,7 @@ const WalletCore = (() => {
     const at = when === undefined ? now() : when;
     const credential = entry.credential;
     if (credential.validUntil && at > Date.parse(credential.validUntil)) return { state: "EXPIRED" };
-    if (credential.validFrom && at < Date.parse(credential.validFrom)) return { state: "NOT_YET_VALID" };
+    if (credential.validFrom && at + CLOCK_SKEW < Date.parse(credential.validFrom)) return { state: "NOT_YET_VALID" };
     const status = entry.status;
     if (status && status.revoked) return { state: "REVOKED", checkedAt: status.checkedAt };
     if (!status) return { state: "UNCHECKED" };
