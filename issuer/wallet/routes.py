@@ -10,10 +10,12 @@ so the phone can show its QR without a card codec in JavaScript.
 
 from __future__ import annotations
 
+import functools
+import gzip
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from issuer.http.errors import ApiError, problems
@@ -58,15 +60,26 @@ def wallet_root() -> RedirectResponse:
     return RedirectResponse("/wallet/", status_code=308)
 
 
+@functools.cache
+def _gzipped(path: Path) -> bytes:
+    """The file gzip-compressed once (jsQR: 257 kB -> 58 kB for a phone on a slow network)."""
+    return gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+
+
 @router.get("/wallet/{name:path}", include_in_schema=False)  # files, not API: see the docstring
-def wallet_file(name: str) -> Response:
-    """Public, no API key. ``/wallet/`` is the page itself."""
+def wallet_file(name: str, request: Request) -> Response:
+    """Public, no API key. ``/wallet/`` is the page itself. Text files are sent gzip-compressed
+    to a browser that accepts it."""
     path = _FILES.get(name or "index.html")
     if path is None:
         raise ApiError(404, f"the wallet has no file {name!r:.80}", code="NOT_FOUND")
-    headers = dict(_REVALIDATE)
+    headers = {**_REVALIDATE, "Vary": "Accept-Encoding"}
     if path.name == "sw.js":
         headers["Service-Worker-Allowed"] = "/wallet/"
+    accepted = request.headers.get("accept-encoding", "").lower()
+    if path.suffix != ".png" and "gzip" in accepted:
+        headers["Content-Encoding"] = "gzip"
+        return Response(_gzipped(path), media_type=_TYPES[path.suffix], headers=headers)
     return Response(path.read_bytes(), media_type=_TYPES[path.suffix], headers=headers)
 
 

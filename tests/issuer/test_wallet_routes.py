@@ -57,6 +57,16 @@ def test_the_page_is_served_with_the_wallet_policy(client: TestClient) -> None:
     assert api.headers["content-security-policy"] == API_CONTENT_SECURITY_POLICY
 
 
+def test_text_files_go_compressed_to_a_browser_that_takes_gzip(client: TestClient) -> None:
+    plain = client.get("/wallet/vendor/jsQR.js", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/wallet/vendor/jsQR.js", headers={"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert packed.content == plain.content  # httpx decompressed it: the same file
+    assert int(packed.headers["content-length"]) < len(plain.content) // 3
+
+
 @pytest.mark.parametrize(
     "path",
     [
