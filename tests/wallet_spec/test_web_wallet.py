@@ -368,6 +368,9 @@ def test_the_card_qr_on_screen_verifies_valid_at_a_desk(
     ).to_be_visible()
     expect(dialog).to_contain_text("HEOG 8503 14MD FRXD 08")  # the CURP, to read aloud
     expect(page.get_by_role("button", name="Cerrar")).to_be_focused()
+    page.keyboard.press("Tab")  # a modal: the focus stays in the card screen
+    expect(page.get_by_role("button", name="Cerrar")).to_be_focused()
+    assert page.evaluate("document.getElementById('view').inert") is True
     phone.assert_every_control_named()
     shot = phone.screenshot("card")
     box = page.locator("#card-qr").bounding_box()

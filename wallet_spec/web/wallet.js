@@ -419,16 +419,23 @@
       [t("affiliation"), spaced(coverage.affiliationNumber, 4)], [t("validUntil"), formatDate(entry.credential.validUntil)],
     ].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v || "" })]));
     lastFocus = document.activeElement;
+    setBehindInert(true);
     screen.hidden = false;
     screen.scrollTop = 0;
     document.getElementById("card-close").focus({ preventScroll: true });
     try { if (navigator.wakeLock) wakeLock = await navigator.wakeLock.request("screen"); } catch (error) { wakeLock = null; }
   }
 
+  /* A modal card: nothing behind it can take the focus or be read while it is open. */
+  function setBehindInert(inert) {
+    for (const node of document.querySelectorAll(".skip, .top, .tabs, #view")) node.inert = inert;
+  }
+
   function hideCard() {
     const screen = document.getElementById("card-screen");
     if (screen.hidden) return;
     screen.hidden = true;
+    setBehindInert(false);
     if (wakeLock) { wakeLock.release().catch(() => {}); wakeLock = null; }
     if (location.hash.startsWith("#/tarjeta")) location.replace("#/");
     if (lastFocus && lastFocus.focus) lastFocus.focus();
@@ -880,7 +887,10 @@
   async function show() {
     stopCamera();
     const current = route();
-    if (current.name !== "card") document.getElementById("card-screen").hidden = true;
+    if (current.name !== "card" && !document.getElementById("card-screen").hidden) {
+      document.getElementById("card-screen").hidden = true;
+      setBehindInert(false);
+    }
     for (const link of document.querySelectorAll(".tabs a")) {
       if (link.dataset.route === current.name) {
         link.setAttribute("aria-current", "page");
@@ -919,7 +929,18 @@
     });
     document.getElementById("card-close").addEventListener("click", hideCard);
     document.querySelector(".skip").addEventListener("click", (event) => { event.preventDefault(); view().focus(); });
-    document.addEventListener("keydown", (event) => { if (event.key === "Escape") hideCard(); });
+    document.addEventListener("keydown", (event) => {
+      const screen = document.getElementById("card-screen");
+      if (screen.hidden) return;
+      if (event.key === "Escape") hideCard();
+      if (event.key === "Tab") { /* keep the focus inside the card screen */
+        const focusable = [...screen.querySelectorAll("button, a[href], [tabindex='0']")];
+        const at = focusable.indexOf(document.activeElement);
+        const next = (at + (event.shiftKey ? -1 : 1) + focusable.length) % focusable.length;
+        event.preventDefault();
+        focusable[Math.max(0, next)].focus();
+      }
+    });
     window.addEventListener("online", () => { showConnection(); autoRefresh(); });
     window.addEventListener("offline", showConnection);
     window.addEventListener("hashchange", go);
