@@ -58,5 +58,10 @@ fuzz: $(STAMP)
 desk-screenshot: $(STAMP)
 	CREDENCIAL_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/desk/test_desk_browser.py
 
+## wallet-screenshot: the browser tests of the phone wallet; refreshes docs/img/wallet-*.png
+.PHONY: wallet-screenshot
+wallet-screenshot: $(STAMP)
+	CREDENCIAL_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/wallet_spec/test_web_wallet.py
+
 clean:
 	rm -rf $(VENV) demo var/demo build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -29,6 +29,7 @@ from issuer.http.app import create_api
 from issuer.oid4vci.routes import router as oid4vci_router
 from issuer.settings import IssuerSettings
 from issuer.units.routes import router as units_router
+from issuer.wallet.routes import router as wallet_router
 
 __all__ = ["create_app"]
 
@@ -41,6 +42,7 @@ _TAGS = [
     {"name": "status lists", "description": "Public Bitstring Status Lists, signed."},
     {"name": "DID documents", "description": "Public did:web documents."},
     {"name": "administration", "description": "Scope `admin`: keys and API clients."},
+    {"name": "wallet", "description": "Public: the phone wallet's files at `/wallet/`."},
 ]
 
 
@@ -61,6 +63,7 @@ def create_app(settings: IssuerSettings, service: IssuerService | None = None) -
         records_router,
         consent_requests_router,
         units_router,
+        wallet_router,
     ]
     return create_api(
         settings,

@@ -63,6 +63,10 @@ class IssuerSettings(BaseSettings):
     #: process).
     auth_failure_limit: int = Field(default=10, ge=1)
     auth_failure_window: timedelta = timedelta(minutes=1)
+    #: The institution (``IMSS``…) a request to a loopback Host (``127.0.0.1``, ``localhost``,
+    #: ``[::1]``) stands for, so a browser on this machine can use the phone wallet at
+    #: ``/wallet/`` against a local server (``serve --demo``: IMSS). Unset in production.
+    loopback_institution: str | None = None
     #: Where ``credencial-issuer serve`` listens.
     host: str = "127.0.0.1"
     port: int = 8000

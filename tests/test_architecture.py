@@ -303,6 +303,7 @@ ISSUER_FOUNDATIONS = {
 #: The domain packages: each holds its rules, its storage access and its routes.
 ISSUER_DOMAINS = frozenset({
     "credentials", "consent", "oid4vci", "enrolment", "cards", "trust", "units", "biometrics",
+    "wallet",
 })  # fmt: skip
 
 

@@ -1,10 +1,11 @@
 """Holder presentations: a wallet proves it holds its credentials, for this verifier, now.
 
 A presentation is a W3C VC 2.0 ``VerifiablePresentation`` signed by the holder's ``did:key`` with
-a Data Integrity ``eddsa-rdfc-2022`` proof of purpose ``authentication`` that carries the
-verifier's ``challenge`` (single use, short-lived) and ``domain``. :class:`PresentationVerifier`
-checks the holder's proof, the domain, the challenge, every embedded credential (with the
-:class:`~verifier.Verifier`) and that the holder is the subject of each one.
+a Data Integrity ``eddsa-rdfc-2022`` proof (or ``eddsa-jcs-2022`` from the browser wallet, ADR
+0017) of purpose ``authentication`` that carries the verifier's ``challenge`` (single use,
+short-lived) and ``domain``. :class:`PresentationVerifier` checks the holder's proof, the
+domain, the challenge, every embedded credential (with the :class:`~verifier.Verifier`)
+and that the holder is the subject of each one.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from ._errors import (
     ProofError,
     ReasonCode,
 )
+from ._jcs import JCS_CRYPTOSUITE, create_jcs_proof, verify_jcs_signature
 from ._json import parse_json
 from ._messages import Language
 from ._policy import Policy
-from ._proof import Signer, create_proof, split_proof, verify_signature
+from ._proof import CRYPTOSUITE, Signer, create_proof, split_proof, verify_signature
 from ._time import format_datetime, parse_datetime
 from ._verifier import Reason, Verdict, VerificationResult, Verifier, _reference_time
 
@@ -64,12 +66,14 @@ def create_presentation(
     loader: ContextLoader | None = None,
     created: str | None = None,
     presentation_id: str | None = None,
+    cryptosuite: str = CRYPTOSUITE,
 ) -> dict[str, Any]:
     """A ``VerifiablePresentation`` of ``credentials`` signed by ``holder`` (an Ed25519 did:key).
 
     ``credentials`` may be empty: the presentation then only authenticates the holder (e.g. to
     read their access log or withdraw a consent). ``created`` defaults to now: verifiers refuse a
-    presentation without it.
+    presentation without it. ``cryptosuite``: ``eddsa-rdfc-2022`` (default) or ``eddsa-jcs-2022``
+    (what the browser wallet signs, ADR 0017).
     """
     if not challenge or not domain:
         raise PresentationError("a presentation needs the verifier's challenge and domain")
@@ -80,7 +84,10 @@ def create_presentation(
     presentation["holder"] = holder
     if credentials:
         presentation["verifiableCredential"] = [dict(c) for c in credentials]
-    return create_proof(
+    if cryptosuite not in (CRYPTOSUITE, JCS_CRYPTOSUITE):
+        raise PresentationError(f"unknown cryptosuite {cryptosuite!r}")
+    secure = create_jcs_proof if cryptosuite == JCS_CRYPTOSUITE else create_proof
+    return secure(
         presentation,
         signer=signer,
         verification_method=did_key_verification_method(holder),
@@ -327,7 +334,10 @@ class PresentationVerifier:
                 "a presentation proof must state when it was created",
                 code=ReasonCode.PROOF_MALFORMED,
             )
-        verify_signature(parts, key, self.verifier.loader)
+        if options.get("cryptosuite") == JCS_CRYPTOSUITE:  # the browser wallet's (ADR 0017)
+            verify_jcs_signature(parts, key, self.verifier.loader)
+        else:
+            verify_signature(parts, key, self.verifier.loader)
         signed_by.append(holder)  # a refusal from here on still names who signed
         # Only a proof by the holder may use a challenge up: a forgery cannot burn one.
         if proof_domain != domain:

@@ -61,6 +61,7 @@ def demo_settings(directory: Path, host: str, port: int) -> IssuerSettings:
         or f"sqlite:///{directory / 'credencial.db'}",
         key_dir=directory / "keys",
         key_passphrase=SecretStr(DEMO_PASSPHRASE),
+        loopback_institution="IMSS",  # the phone wallet at /wallet/ in a browser on this machine
         host=host,
         port=port,
     )
@@ -178,6 +179,7 @@ def serve(
             print("\n" + demo_next_steps(base_url, keys["IMSS"], demo_dir))
             seed_demo_data(service)
             print(citizen_walkthrough(base_url, keys, demo_dir))
+            print(f"The phone wallet, in a browser on this machine (as IMSS): {base_url}/wallet/")
             print("Press Ctrl+C to stop.", flush=True)
         (runner or _uvicorn)(app, settings.host, settings.port)
     finally:

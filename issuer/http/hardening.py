@@ -7,7 +7,8 @@
 - **Security headers** on every answer, errors included: ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: no-referrer``, ``X-Frame-Options: DENY``, a ``Content-Security-Policy`` that
   allows nothing (the API serves no active content; the ``/docs`` pages get the few sources
-  Swagger UI and ReDoc load), ``Cache-Control: no-store`` unless the route chose a policy
+  Swagger UI and ReDoc load; the phone wallet at ``/wallet/`` gets ``default-src 'self'``),
+  ``Cache-Control: no-store`` unless the route chose a policy
   (public status lists do), and ``Strict-Transport-Security`` when the request came over HTTPS.
 - **CORS closed by default**: without ``cors_allow_origins`` no answer carries
   ``Access-Control-Allow-Origin``, so browsers keep other sites' scripts out; with it, only the
@@ -41,6 +42,7 @@ from issuer.settings import IssuerSettings
 
 __all__ = [
     "API_CONTENT_SECURITY_POLICY",
+    "WALLET_CONTENT_SECURITY_POLICY",
     "AuthFailureLimiter",
     "ProblemFactory",
     "harden",
@@ -51,6 +53,11 @@ logger = logging.getLogger(__name__)
 #: The API answers JSON, images and PDFs only: nothing may run, load, be framed or submit.
 API_CONTENT_SECURITY_POLICY = (
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+#: The phone wallet (``/wallet/``): its own bundled scripts, styles, images and service worker,
+#: and calls to this origin only; nothing from any other host.
+WALLET_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 #: Swagger UI and ReDoc: their scripts and styles (and one inline start-up script each).
 _DOCS_CONTENT_SECURITY_POLICY = (
@@ -193,6 +200,8 @@ class _SecurityHeaders:
         policy = (
             _DOCS_CONTENT_SECURITY_POLICY
             if scope["path"] in self.docs_paths
+            else WALLET_CONTENT_SECURITY_POLICY
+            if scope["path"] == "/wallet" or scope["path"].startswith("/wallet/")
             else API_CONTENT_SECURITY_POLICY
         )
         https = scope.get("scheme") == "https"

@@ -69,8 +69,15 @@ _DOMAINS = {
 }
 
 
+#: Hosts that only this machine reaches (the ``loopback_institution`` setting maps them).
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
 def host_institution(request: Request) -> str:
-    """The institution whose did:web domain is the request's Host (with or without port)."""
+    """The institution whose did:web domain is the request's Host (with or without port).
+
+    A loopback Host stands for the ``loopback_institution`` setting when it is set.
+    """
     host = request.headers.get("host", "").strip().lower()
     without_port = host
     if host.startswith("["):
@@ -80,4 +87,7 @@ def host_institution(request: Request) -> str:
     for candidate in (host, without_port):
         if candidate in _DOMAINS:
             return _DOMAINS[candidate]
+    loopback = getattr(request.app.state.service.settings, "loopback_institution", None)
+    if loopback in INSTITUTIONS and without_port in _LOOPBACK:
+        return str(loopback)
     raise ApiError(404, f"no institution is served at host {host!r}", code="UNKNOWN_HOST")

@@ -14,6 +14,7 @@ from issuer.keys.files import Ed25519KeyPair
 from tests.conftest import NOW, Issuers
 from tests.strategies import example_credential
 from verifier import (
+    DataLossError,
     InMemoryChallengeStore,
     KeyFormatError,
     PresentationError,
@@ -457,3 +458,86 @@ def test_a_lone_surrogate_in_a_presented_credential_is_invalid_not_a_crash(
     result = checker.check(json.loads(hostile), domain=DOMAIN, now=NOW)
     assert result.verdict is Verdict.INVALID
     assert [reason.code for reason in result.reasons] == [ReasonCode.DATA_LOSS]
+
+
+# -- eddsa-jcs-2022: what the browser wallet signs (ADR 0017) -----------------------------------
+
+
+def _present_jcs(
+    credentials: list[dict[str, Any]], key: Ed25519KeyPair, holder: str, challenge: str
+) -> dict[str, Any]:
+    return create_presentation(
+        credentials,
+        holder=holder,
+        signer=key,
+        challenge=challenge,
+        domain=DOMAIN,
+        created=CREATED,
+        cryptosuite="eddsa-jcs-2022",
+    )
+
+
+def test_jcs_presentation_verifies_once(
+    checker: PresentationVerifier,
+    challenges: InMemoryChallengeStore,
+    holder_key: Ed25519KeyPair,
+    holder: str,
+    wallet_credential: dict[str, Any],
+) -> None:
+    presentation = _present_jcs(
+        [wallet_credential], holder_key, holder, challenges.issue(DOMAIN, NOW)
+    )
+    assert presentation["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    assert presentation["verifiableCredential"][0]["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    result = checker.check(json.dumps(presentation), domain=DOMAIN, now=NOW)
+    assert result.verdict is Verdict.VALID, result.to_json("en")
+    again = checker.check(presentation, domain=DOMAIN, now=NOW)
+    assert [r.code for r in again.reasons] == [ReasonCode.CHALLENGE_REUSED]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (_tamper_credential_name, ReasonCode.SIGNATURE_INVALID),
+        (_swap_challenge, ReasonCode.SIGNATURE_INVALID),
+        (_purpose, ReasonCode.PROOF_PURPOSE_MISMATCH),
+        (lambda p: p["proof"].update(cryptosuite="eddsa-2022"), ReasonCode.PROOF_MALFORMED),
+    ],
+)
+def test_tampered_jcs_presentation_is_rejected_for_the_right_reason(
+    checker: PresentationVerifier,
+    challenges: InMemoryChallengeStore,
+    holder_key: Ed25519KeyPair,
+    holder: str,
+    wallet_credential: dict[str, Any],
+    mutate: Callable[[dict[str, Any]], None],
+    code: ReasonCode,
+) -> None:
+    presentation = _present_jcs(
+        [copy.deepcopy(wallet_credential)], holder_key, holder, challenges.issue(DOMAIN, NOW)
+    )
+    mutate(presentation)
+    result = checker.check(presentation, domain=DOMAIN, now=NOW)
+    assert result.verdict is Verdict.INVALID
+    assert [r.code for r in result.reasons] == [code]
+
+
+def test_jcs_presentation_of_a_credential_with_an_undefined_term_is_data_loss(
+    checker: PresentationVerifier,
+    challenges: InMemoryChallengeStore,
+    holder_key: Ed25519KeyPair,
+    holder: str,
+    wallet_credential: dict[str, Any],
+) -> None:
+    """The holder signs JSON, but a term no bundled context defines is refused before that."""
+    credential = copy.deepcopy(wallet_credential)
+    credential["credentialSubject"]["undefinedTerm"] = "x"
+    with pytest.raises(DataLossError):
+        _present_jcs([credential], holder_key, holder, challenges.issue(DOMAIN, NOW))
+
+
+def test_unknown_cryptosuite_cannot_be_made(holder_key: Ed25519KeyPair, holder: str) -> None:
+    with pytest.raises(PresentationError):
+        create_presentation(
+            [], holder=holder, signer=holder_key, challenge="c", domain=DOMAIN, cryptosuite="x"
+        )
