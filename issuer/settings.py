@@ -10,10 +10,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from verifier import MIN_STATUS_LIST_BITS
+
 #: The default validity and ``ttl`` of a status list: four days. A desk that synced on Friday
 #: evening still judges cards on Monday morning (lists are re-signed within the hour before a
 #: bundle is built); a revocation reaches an offline desk only at its next sync.
 STATUS_LIST_TTL = timedelta(hours=96)
+#: Entries per status list by default: 2^20 (128 KiB of bits, eight times the Bitstring Status
+#: List minimum). Larger herds hide a holder better, and a national population fits in about 250
+#: lists, so a desk's daily sync stays small (ADR 0004; ``bench.national``).
+STATUS_LIST_SIZE = 1_048_576
 
 __all__ = ["IssuerSettings"]
 
@@ -44,8 +50,10 @@ class IssuerSettings(BaseSettings):
     pkcs11_pin: SecretStr = Field(default=SecretStr(""))
     #: A file whose content (trailing newline stripped) is the user PIN, e.g. a mounted secret.
     pkcs11_pin_file: Path | None = None
-    #: Entries per status list (Bitstring Status List minimum: 131,072).
-    status_list_size: int = Field(default=131_072, ge=131_072)
+    #: Entries per status list: 1,048,576 by default (a national population fits in about 250
+    #: lists, and a day's sync in about 60 kB, ADR 0004); the Bitstring Status List minimum,
+    #: 131,072, is the floor.
+    status_list_size: int = Field(default=STATUS_LIST_SIZE, ge=MIN_STATUS_LIST_BITS)
     #: How long a served status list is valid (``validUntil``), and its ``ttl`` /
     #: ``Cache-Control: max-age``: how long a desk may judge cards offline after a sync
     #: (README "Offline for a weekend"; the default covers Friday evening to Monday morning).

@@ -11,7 +11,7 @@ from typing import Any
 import schemas
 from issuer.institutions import Institution
 from issuer.keys.files import Ed25519KeyPair
-from issuer.settings import STATUS_LIST_TTL
+from issuer.settings import STATUS_LIST_SIZE, STATUS_LIST_TTL
 from verifier import (
     CREDENTIALS_V2_URL,
     ContextLoader,
@@ -36,8 +36,6 @@ __all__ = [
     "sign_document",
 ]
 
-#: Entries per status list: the Bitstring Status List minimum (16 KiB), for group privacy.
-STATUS_LIST_SIZE = 131_072
 #: The purposes every coverage credential carries a status entry for.
 STATUS_PURPOSES = ("revocation", "suspension")
 

@@ -26,6 +26,7 @@ from issuer.credentials.permutation import permute, permute_range
 from issuer.credentials.service import IssuerService, StatusAction
 from issuer.institutions import INSTITUTIONS
 from issuer.principal import Principal
+from issuer.settings import STATUS_LIST_SIZE
 from issuer.storage.audit import (
     AuditProblem,
     _entry_hash,
@@ -53,7 +54,7 @@ from verifier import (
 )
 
 IMSS = Principal("test-client", "IMSS", frozenset({"issue", "status", "admin"}))
-LIST_SIZE = 131_072
+LIST_SIZE = STATUS_LIST_SIZE  # the issuer's default
 
 
 # -- helpers ----------------------------------------------------------------------------------
