@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import gzip
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from issuer.consent.requests import REQUEST_ID_PATTERN
 from issuer.http.errors import ApiError, problems
 from issuer.http.params import NO_STORE, RequestBody
 from verifier import CredencialError, encode_card
@@ -58,6 +60,16 @@ router = APIRouter(tags=["wallet"])
 def wallet_root() -> RedirectResponse:
     """The wallet lives under ``/wallet/`` (its service worker's scope)."""
     return RedirectResponse("/wallet/", status_code=308)
+
+
+@router.get("/r/{request_id}", include_in_schema=False)  # a link for people, not API
+def consent_request_link(
+    request_id: Annotated[str, PathParam(pattern=REQUEST_ID_PATTERN)],
+) -> RedirectResponse:
+    """A consent request's QR link (``https://<custodian>/r/<id>``), opened by a phone's camera
+    app: the wallet's *Solicitudes* with that request. It looks nothing up: whether the request
+    exists, and for whom, the wallet learns only with the person's own presentation."""
+    return RedirectResponse(f"/wallet/?request={request_id}", status_code=303)
 
 
 @functools.cache

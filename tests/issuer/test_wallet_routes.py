@@ -163,3 +163,14 @@ def test_without_the_setting_a_loopback_host_is_no_institution(service: IssuerSe
     assert response.json()["code"] == "UNKNOWN_HOST"
     hostile = TestClient(create_app(service.settings, service), base_url="http://evil.example")
     assert hostile.get("/.well-known/openid-credential-issuer").status_code == 404
+
+
+def test_a_consent_request_link_opens_the_wallet_and_looks_nothing_up(client: TestClient) -> None:
+    """``/r/<id>`` (the request's QR) sends the camera app to the wallet; any well-formed id gets
+    the same answer (no oracle of which requests exist), anything else is a 422."""
+    for request_id in ("CR-MFRGGZDFMZTWQ2LK", "CR-AAAAAAAAAAAAAAAA"):
+        response = client.get(f"/r/{request_id}", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/wallet/?request={request_id}"
+    for bad in ("CR-short", "cr-mfrggzdfmztwq2lk", "CR-MFRGGZDFMZTWQ2L1"):
+        assert client.get(f"/r/{bad}", follow_redirects=False).status_code == 422

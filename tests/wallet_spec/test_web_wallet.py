@@ -619,6 +619,29 @@ def test_a_request_denied_on_the_phone(phone: Phone, served: Served, offer: Offe
     expect(page.locator(f"li[data-request='{asked['id']}']")).to_contain_text("Respondida el")
 
 
+def test_the_request_link_opened_by_the_camera_app_shows_that_request(
+    phone: Phone, served: Served, offer: Offer, received: Json
+) -> None:
+    """The hospital screen's QR is ``https://<custodian>/r/<id>``: a phone's camera app opens it,
+    and the wallet shows that request in *Solicitudes*, focused, the address bar left clean."""
+    from playwright.sync_api import expect
+
+    curp = offer.credential["credentialSubject"]["curp"]
+    until = format_datetime(datetime.now(UTC) + timedelta(days=2))
+    status, asked = served.call("POST", "/consent-requests", {
+        "subject": curp, "custodian": "IMSS", "purpose": "TREAT", "dataClasses": ["ece.summary"],
+        "accessUntil": until, "requesterUnit": "DFSSA003961",
+    }, as_="ISSSTE")  # fmt: skip
+    assert status == 201, asked
+    assert asked["uri"].endswith("/r/" + asked["id"])
+    page = phone.page
+    page.goto(f"{served.url}/r/{asked['id']}")
+    item = page.locator(f"li[data-request='{asked['id']}']")
+    expect(item).to_be_focused()
+    expect(item).to_contain_text("Para qué: atención médica.")
+    assert page.url.endswith("/wallet/#/solicitudes")
+
+
 def test_my_record_on_the_phone(phone: Phone, served: Served) -> None:
     from playwright.sync_api import expect
 

@@ -946,9 +946,14 @@
     window.addEventListener("hashchange", go);
     const params = new URLSearchParams(location.search);
     const offer = params.get("credential_offer");
+    const asked = params.get("request"); /* a consent request's QR link, /r/<id>, opened by the camera app */
     if (offer) {
       history.replaceState(null, "", location.pathname + "#/recibir");
       receive("?credential_offer=" + encodeURIComponent(offer));
+    } else if (asked && /^CR-[A-Z2-7]{16}$/.test(asked)) {
+      sessionStorage.setItem("wallet-request", asked);
+      history.replaceState(null, "", location.pathname + "#/solicitudes");
+      await go();
     } else {
       await go();
     }
