@@ -1,12 +1,13 @@
 """Request and response shapes of the consent, consent-request, judicial-order, access-log and
 records routes (OpenAPI).
 
-Consent requests and the person's own routes validate their bodies with these models; the older
-routes answer with ``JSONResponse``\\ s they build themselves (for their headers), and their models
-are what the published schema says those bodies are (``tests/issuer/test_disclosure.py`` checks
-each route's real answer against its model). The examples are those of the demo person
-(``issuer/demo.py``); ``wallet_spec/consent-requests.md`` describes the same messages for wallet
-makers.
+Consent requests and the person's own routes validate their bodies with these models; the routes
+answer with ``JSONResponse``\\ s they build themselves (for their headers), and their models are
+what the published schema says those bodies are (``tests/issuer/test_disclosure.py`` checks each
+route's real answer against its model). Response models (problems aside) forbid extra fields: a
+field a route adds must join its model, and docs/disclosure.md. The examples are those of the demo
+person (``issuer/demo.py``); ``wallet_spec/consent-requests.md`` describes the same messages for
+wallet makers.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class ConsentRequestCreate(RequestBody):
 class ApprovedScope(BaseModel):
     """What the person approved (never wider than the request)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     grant_id: str = Field(alias="grantId")
     data_classes: list[str] = Field(alias="dataClasses")
@@ -151,7 +152,7 @@ class ConsentRequestView(BaseModel):
     """A consent request as its requester, or the person it is addressed to, sees it."""
 
     model_config = ConfigDict(
-        populate_by_name=True, json_schema_extra={"examples": [_VIEW_EXAMPLE]}
+        populate_by_name=True, extra="forbid", json_schema_extra={"examples": [_VIEW_EXAMPLE]}
     )
 
     id: str = Field(description="`CR-` and 16 base32 characters.")
@@ -184,6 +185,7 @@ class HolderRequests(BaseModel):
     """The requests addressed to the presenting person at one custodian, newest first."""
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -201,7 +203,7 @@ class HolderRequests(BaseModel):
                     ],
                 }
             ]
-        }
+        },
     )
 
     curp: str
@@ -245,6 +247,7 @@ class ApprovalResponse(BaseModel):
 
     model_config = ConfigDict(
         populate_by_name=True,
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -313,6 +316,7 @@ class DenialResponse(BaseModel):
 
     model_config = ConfigDict(
         populate_by_name=True,
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"requestId": _REQUEST_ID, "state": "denied", "answeredAt": "2026-12-07T16:05:00Z"}
@@ -328,7 +332,7 @@ class DenialResponse(BaseModel):
 class HolderGrant(BaseModel):
     """One consent grant the custodian holds about the person."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     grant_id: str = Field(alias="grantId")
     request_id: str | None = Field(alias="requestId", description="The request it answered.")
@@ -347,6 +351,7 @@ class HolderGrants(BaseModel):
     """The person's consent grants at one custodian, newest first."""
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -377,6 +382,7 @@ class OwnRecord(BaseModel):
 
     model_config = ConfigDict(
         populate_by_name=True,
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -446,6 +452,9 @@ class AccessEntry(_Body):
     data_class: str | None = Field(alias="dataClass")
     grant_id: str | None = Field(alias="grantId")
     grant_kind: str | None = Field(alias="grantKind")
+    is_self: bool = Field(
+        alias="self", description="The person reading their own record (`GET /me/record`)."
+    )
     audit_seq: int = Field(alias="auditSeq")
 
 
