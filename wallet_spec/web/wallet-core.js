@@ -84,6 +84,171 @@ const WalletCore = (() => {
     throw new WalletError("NOT_JSON", typeof value);
   }
 
+  /* -- I-JSON (RFC 7493): the one reader of JSON from outside ------------------------------- *
+   * JSON.parse keeps the last of two equal member names, so {"givenName": "Mallory",
+   * "givenName": "Ana"} would read differently here than in a parser that keeps the first,
+   * while the signature covers both. As verifier/_json.py (the same rules, the same `kind`s),
+   * parseIJson refuses with WalletError NOT_IJSON: a member name repeated in one object (after
+   * unescaping), a lone surrogate (escaped or not), NaN/Infinity, an integer beyond
+   * ±(2^53 − 1), a number a double does not hold exactly as written (1e400, 1e-400, 0.1000…01),
+   * invalid UTF-8, a byte-order mark, nesting deeper than 64, and anything not RFC 8259 JSON.
+   * The scanner only decides; JSON.parse then builds the value, which I-JSON makes unambiguous. */
+  const MAX_DEPTH = 64;
+  const STRING_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
+  const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/y;
+  const HEX4 = /^[0-9a-fA-F]{4}$/;
+  const ESCAPES = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+  /* A decimal's exact value as text: "0", or sign + digits (no zero at either end) + "e" + exponent. */
+  function exactDecimal(text) {
+    const [, sign, whole, fraction = "", exponent = "0"] = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?$/.exec(text);
+    let digits = (whole + fraction).replace(/^0+/, "");
+    if (!digits) return "0";
+    const trailing = digits.length - digits.replace(/0+$/, "").length;
+    digits = digits.slice(0, digits.length - trailing);
+    return sign + digits + "e" + (Number(exponent) - fraction.length + trailing);
+  }
+
+  function parseIJson(input) {
+    const fail = (kind, detail) => {
+      throw new WalletError("NOT_IJSON", "not I-JSON: " + detail, { kind });
+    };
+    let text = input;
+    if (typeof input !== "string") {
+      try {
+        text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(input);
+      } catch (error) {
+        fail("encoding", "not valid Unicode text (UTF-8)");
+      }
+    }
+    if (text.charCodeAt(0) === 0xfeff) fail("encoding", "JSON text must not start with a byte-order mark");
+    let at = 0;
+    const where = (position = at) => " (character " + (position + 1) + ")";
+    const space = () => {
+      while (at < text.length && " \t\n\r".includes(text[at])) at++;
+    };
+    const unit = (from) => {
+      const hex = text.slice(from, from + 4);
+      if (!HEX4.test(hex)) fail("syntax", "a bad \\u escape" + where());
+      return parseInt(hex, 16);
+    };
+    const isLow = (code) => code >= 0xdc00 && code <= 0xdfff;
+
+    function string() { /* at the opening quote; returns the decoded text */
+      let out = "";
+      at++;
+      for (;;) {
+        STRING_RUN.lastIndex = at;
+        STRING_RUN.exec(text);
+        out += text.slice(at, STRING_RUN.lastIndex);
+        at = STRING_RUN.lastIndex;
+        if (at >= text.length) fail("syntax", "a string is not closed" + where());
+        const code = text.charCodeAt(at);
+        if (code === 0x22) {
+          at++;
+          return out;
+        }
+        if (code < 0x20) fail("syntax", "a control character in a string" + where());
+        if (code === 0x5c) {
+          const escape = text[at + 1];
+          if (escape === "u") {
+            const start = at;
+            const first = unit(at + 2);
+            at += 6;
+            if (first >= 0xd800 && first <= 0xdbff) {
+              const second = text.startsWith("\\u", at) ? unit(at + 2) : -1;
+              if (!isLow(second)) fail("surrogate", "a lone surrogate escape" + where(start));
+              out += String.fromCharCode(first, second);
+              at += 6;
+            } else if (isLow(first)) {
+              fail("surrogate", "a lone surrogate escape" + where(start));
+            } else {
+              out += String.fromCharCode(first);
+            }
+          } else if (Object.hasOwn(ESCAPES, escape)) {
+            out += ESCAPES[escape];
+            at += 2;
+          } else {
+            fail("syntax", "a bad escape" + where());
+          }
+        } else if (code <= 0xdbff && isLow(text.charCodeAt(at + 1))) { /* a pair: one character */
+          out += text.slice(at, at + 2);
+          at += 2;
+        } else {
+          fail("surrogate", "a lone surrogate" + where());
+        }
+      }
+    }
+
+    function number() {
+      NUMBER.lastIndex = at;
+      const match = NUMBER.exec(text);
+      if (!match) fail("syntax", "not a JSON value" + where());
+      const written = match[0];
+      const value = Number(written);
+      at = NUMBER.lastIndex;
+      if (match[1] === undefined && match[2] === undefined) {
+        if (Math.abs(value) > Number.MAX_SAFE_INTEGER) {
+          fail("number", "the integer " + written.slice(0, 40) + " is beyond ±(2^53 − 1)");
+        }
+      } else if (!Number.isFinite(value) || exactDecimal(written) !== exactDecimal(String(value))) {
+        fail("number", "the number " + written.slice(0, 40) + " is beyond the range or precision of a double");
+      }
+    }
+
+    function value(depth) {
+      space();
+      const char = text[at];
+      if (char === "{" || char === "[") {
+        if (depth >= MAX_DEPTH) fail("depth", "JSON nested deeper than " + MAX_DEPTH + " levels");
+        const close = char === "{" ? "}" : "]";
+        const names = new Set();
+        at++;
+        space();
+        if (text[at] === close) {
+          at++;
+          return;
+        }
+        for (;;) {
+          if (close === "}") {
+            space();
+            if (text[at] !== '"') fail("syntax", "a member name was expected" + where());
+            const name = string();
+            if (names.has(name)) fail("duplicate-key", "the member name " + JSON.stringify(name.slice(0, 80)) + " appears twice in one object");
+            names.add(name);
+            space();
+            if (text[at] !== ":") fail("syntax", "':' was expected" + where());
+            at++;
+          }
+          value(depth + 1);
+          space();
+          if (text[at] === close) {
+            at++;
+            return;
+          }
+          if (text[at] !== ",") fail("syntax", "',' or '" + close + "' was expected" + where());
+          at++;
+        }
+      }
+      if (char === '"') {
+        string();
+      } else if (char === "-" || (char >= "0" && char <= "9")) {
+        if (text.startsWith("-Infinity", at)) fail("number", "-Infinity is not a JSON number");
+        number();
+      } else {
+        const word = ["true", "false", "null", "NaN", "Infinity"].find((w) => text.startsWith(w, at));
+        if (word === "NaN" || word === "Infinity") fail("number", word + " is not a JSON number");
+        if (!word) fail("syntax", "not a JSON value" + where());
+        at += word.length;
+      }
+    }
+
+    value(0);
+    space();
+    if (at < text.length) fail("syntax", "extra data after the JSON value" + where());
+    return JSON.parse(text);
+  }
+
   /* -- IndexedDB -------------------------------------------------------------------------- */
   let dbPromise = null;
 
@@ -179,11 +344,20 @@ const WalletCore = (() => {
     } catch (error) {
       throw new WalletError("OFFLINE", String(error));
     }
+    /* Only I-JSON is read (parseIJson). An empty answer is null; an error answer that is not
+     * I-JSON (a proxy's HTML page) is known by its HTTP status alone. */
     let body = null;
+    let refused = null;
+    let bytes;
     try {
-      body = await response.json();
+      bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
-      body = null;
+      throw new WalletError("OFFLINE", String(error));
+    }
+    try {
+      if (bytes.length) body = parseIJson(bytes);
+    } catch (error) {
+      refused = error;
     }
     const date = response.headers.get("Date");
     if (date && Number.isFinite(Date.parse(date))) {
@@ -195,6 +369,7 @@ const WalletCore = (() => {
       const detail = (body && (body.error_description || body.detail)) || response.statusText;
       throw new WalletError(code, detail, { status: response.status });
     }
+    if (refused) throw refused;
     return body;
   }
 
@@ -229,9 +404,9 @@ const WalletCore = (() => {
     if (!encoded) throw new WalletError("OFFER_MALFORMED", "no credential_offer in the text");
     let offer;
     try {
-      offer = JSON.parse(encoded);
+      offer = parseIJson(encoded);
     } catch (error) {
-      throw new WalletError("OFFER_MALFORMED", "the offer is not JSON");
+      throw new WalletError("OFFER_MALFORMED", "the offer is " + error.message);
     }
     const grant = offer && offer.grants && offer.grants[PRE_AUTHORIZED];
     if (!offer || typeof offer.credential_issuer !== "string" || !grant || typeof grant["pre-authorized_code"] !== "string"
@@ -489,7 +664,7 @@ const WalletCore = (() => {
     consentRequests, deny, record, statementId, withdraw, b58encode, b64url, b64urlDecode,
     credentials: () => dbAll("credentials"), deleteCredential: (id) => dbDelete("credentials", id),
     getJson, holderKey, institutionOf, issuerMetadata, jcs, parseOffer, present, presentTo, receive,
-    now, refreshStatus, stateOf, units,
+    now, parseIJson, refreshStatus, stateOf, units,
   };
 })();
 

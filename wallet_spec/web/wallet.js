@@ -52,6 +52,7 @@
       err_NO_ED25519: "Este navegador no puede crear la llave segura (Ed25519). Actualice el navegador.",
       err_NO_CRYPTO: "La cartera solo funciona en una conexión segura (https).",
       err_credential_request_denied: "Su institución ya no ofrece esta credencial (suspendida, revocada o vencida).",
+      err_NOT_IJSON: "La institución envió datos dañados o ambiguos; no se usaron. Inténtelo más tarde; si se repite, avise a su institución.",
       err_generic: "No se pudo completar: {detail}",
       pinInvalid: "Escriba los 6 dígitos del PIN.",
       cardTitle: "Tarjeta de {name}", qrLabel: "Código QR de la credencial de {name}",
@@ -155,6 +156,7 @@
       err_NO_ED25519: "This browser cannot create the secure key (Ed25519). Update the browser.",
       err_NO_CRYPTO: "The wallet only works over a secure connection (https).",
       err_credential_request_denied: "Your institution no longer offers this credential (suspended, revoked or expired).",
+      err_NOT_IJSON: "The institution sent damaged or ambiguous data; it was not used. Try again later; if it happens again, tell your institution.",
       err_generic: "It could not be completed: {detail}",
       pinInvalid: "Type the 6 digits of the PIN.",
       cardTitle: "Card of {name}", qrLabel: "QR code of {name}'s credential",
@@ -323,7 +325,8 @@
         await go();
       } catch (error) {
         refresh.disabled = false;
-        message.textContent = error.code === "OFFLINE" ? t("refreshOffline") : t("refreshFailed", { detail: error.message });
+        message.textContent = error.code === "OFFLINE" ? t("refreshOffline")
+          : error.code === "NOT_IJSON" ? errorText(error) : t("refreshFailed", { detail: error.message });
       }
     });
     const confirm = el("div", { class: "panel", hidden: true, role: "group", "aria-label": t("remove") }, el("p", { text: t("removeAsk") }));
