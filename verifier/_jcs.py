@@ -1,7 +1,7 @@
 """Data Integrity ``eddsa-jcs-2022``: Ed25519 over JSON Canonicalization Scheme (RFC 8785) bytes.
 
 Used for **holder presentations** signed in a browser (the phone wallet), where a full RDFC-1.0
-canonicalizer would have to be shipped in JavaScript (ADR 0017). Credentials stay
+canonicalizer would have to be shipped in JavaScript (ADR 0011). Credentials stay
 ``eddsa-rdfc-2022``. The signed bytes are SHA-256(JCS(proof configuration)) ||
 SHA-256(JCS(document)), as the W3C vc-di-eddsa test vectors show.
 

@@ -2,7 +2,7 @@
 
 A presentation is a W3C VC 2.0 ``VerifiablePresentation`` signed by the holder's ``did:key`` with
 a Data Integrity ``eddsa-rdfc-2022`` proof (or ``eddsa-jcs-2022`` from the browser wallet, ADR
-0017) of purpose ``authentication`` that carries the verifier's ``challenge`` (single use,
+0011) of purpose ``authentication`` that carries the verifier's ``challenge`` (single use,
 short-lived) and ``domain``. :class:`PresentationVerifier` checks the holder's proof, the
 domain, the challenge, every embedded credential (with the :class:`~verifier.Verifier`)
 and that the holder is the subject of each one.
@@ -73,7 +73,7 @@ def create_presentation(
     ``credentials`` may be empty: the presentation then only authenticates the holder (e.g. to
     read their access log or withdraw a consent). ``created`` defaults to now: verifiers refuse a
     presentation without it. ``cryptosuite``: ``eddsa-rdfc-2022`` (default) or ``eddsa-jcs-2022``
-    (what the browser wallet signs, ADR 0017).
+    (what the browser wallet signs, ADR 0011).
     """
     if not challenge or not domain:
         raise PresentationError("a presentation needs the verifier's challenge and domain")
@@ -334,7 +334,7 @@ class PresentationVerifier:
                 "a presentation proof must state when it was created",
                 code=ReasonCode.PROOF_MALFORMED,
             )
-        if options.get("cryptosuite") == JCS_CRYPTOSUITE:  # the browser wallet's (ADR 0017)
+        if options.get("cryptosuite") == JCS_CRYPTOSUITE:  # the browser wallet's (ADR 0011)
             verify_jcs_signature(parts, key, self.verifier.loader)
         else:
             verify_signature(parts, key, self.verifier.loader)

@@ -1,4 +1,4 @@
-"""eddsa-jcs-2022 (the browser wallet's presentations, ADR 0017) against the W3C test vectors.
+"""eddsa-jcs-2022 (the browser wallet's presentations, ADR 0011) against the W3C test vectors.
 
 The vectors (w3c/vc-di-eddsa TestVectors) are read from ../shared; the same data-loss rules as
 for eddsa-rdfc-2022 hold, and RFC 8785's own number examples pin the canonical JSON.

@@ -460,7 +460,7 @@ def test_a_lone_surrogate_in_a_presented_credential_is_invalid_not_a_crash(
     assert [reason.code for reason in result.reasons] == [ReasonCode.DATA_LOSS]
 
 
-# -- eddsa-jcs-2022: what the browser wallet signs (ADR 0017) -----------------------------------
+# -- eddsa-jcs-2022: what the browser wallet signs (ADR 0011) -----------------------------------
 
 
 def _present_jcs(

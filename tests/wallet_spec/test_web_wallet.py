@@ -305,7 +305,7 @@ def test_the_key_cannot_be_exported(phone: Phone, received: Json) -> None:
 def test_a_presentation_signed_on_the_phone_verifies_and_tampering_is_refused(
     phone: Phone, served: Served, received: Json
 ) -> None:
-    """The phone's eddsa-jcs-2022 presentation, checked by the Python verifier (ADR 0017)."""
+    """The phone's eddsa-jcs-2022 presentation, checked by the Python verifier (ADR 0011)."""
     import copy
 
     from verifier import InMemoryChallengeStore, PresentationVerifier, ReasonCode, Verdict

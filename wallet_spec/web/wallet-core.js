@@ -3,7 +3,7 @@
  * The holder key (WebCrypto Ed25519, non-extractable, kept in IndexedDB) and its did:key;
  * OpenID4VCI pre-authorized code flow with a PIN and a key proof JWT signed on the phone;
  * the credentials' state from the institution's Bitstring Status Lists; holder presentations
- * signed with eddsa-jcs-2022 (RFC 8785 JSON canonicalization; ADR 0017).
+ * signed with eddsa-jcs-2022 (RFC 8785 JSON canonicalization; ADR 0011).
  *
  * The wallet talks to the origin that serves it and to nothing else (CSP default-src 'self'):
  * URLs under the institution's Credential Issuer Identifier (https://imss.gob.mx/...) are
