@@ -38,6 +38,7 @@ from issuer.storage.tables import ApiClient, Credential, SigningKey, StatusEvent
 from issuer.storage.tables import Institution as InstitutionRow
 from verifier import (
     ContextLoader,
+    CredencialError,
     InMemoryStatusLists,
     KeyFormatError,
     ReasonCode,
@@ -47,6 +48,7 @@ from verifier import (
     Verdict,
     Verifier,
     create_proof,
+    decode_status_bits,
     encode_status_bits,
     format_datetime,
 )
@@ -681,6 +683,40 @@ class IssuerService:
         if at is None:
             self._signed_lists[cache_key] = signed
         return signed
+
+    def adopt_status_lists(self, credentials: Iterable[Mapping[str, Any]]) -> int:
+        """Let earlier signed lists (a previous trust bundle's, say) be served again, as if this
+        service had signed them: each only while its bits, its signing key and its ``ttl`` are
+        still current and it is younger than the re-sign interval (the rule of
+        :meth:`status_list_credential`). A bundle built within the hour after another then
+        changes only the lists whose bits changed. Returns how many were adopted."""
+        addresses = {
+            INSTITUTIONS[code].status_list_url(purpose, number): (code, purpose, number)
+            for code, number in self.status_list_numbers()
+            for purpose in STATUS_PURPOSES
+            if code in INSTITUTIONS
+        }
+        ttl = self.settings.status_list_ttl
+        adopted = 0
+        for credential in credentials:
+            try:
+                address = addresses.get(str(credential["id"]))
+                bits = decode_status_bits(credential["credentialSubject"]["encodedList"])
+                key_id = str(credential["proof"]["verificationMethod"]).rsplit("#", 1)[1]
+                lifetime = utc_parse(credential["validUntil"]) - utc_parse(credential["validFrom"])
+            except (KeyError, TypeError, ValueError, IndexError, CredencialError):
+                continue
+            if address is None or lifetime != ttl:
+                continue
+            with self.db.read() as session:
+                signer = self._active_key_row(session, address[0])
+                current = self._bits(session, *address, None)
+            if signer is None or signer.key_id != key_id or current != bits:
+                continue
+            cache_key = (*address, hashlib.sha256(bits).digest(), key_id)
+            self._signed_lists.setdefault(cache_key, dict(credential))
+            adopted += 1
+        return adopted
 
     def status_lists(self) -> StatusListSource:
         """Every current status list, signed, as a verifier's status source."""

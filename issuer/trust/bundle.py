@@ -8,6 +8,7 @@ Exit status: 0 done, 1 failed (database, no signing key), 64 usage or input erro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -275,6 +276,14 @@ def build_bundle(
     if before is not None and before[0] >= version:
         raise TrustBundleError(f"--previous holds version {before[0]}, not below {version}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if service is not None and before is not None:
+        # The previous bundle's lists whose bits did not change are kept while fresh (within
+        # the hour): the delta then carries only the lists that changed.
+        adoptable = []
+        for data in before[1].values():
+            with contextlib.suppress(ValueError):  # unreadable: simply not adopted
+                adoptable.append(parse_json(data))
+        service.adopt_status_lists(adoptable)
     signed = {
         "type": BUNDLE_TYPE,
         "specVersion": SPEC_VERSION,

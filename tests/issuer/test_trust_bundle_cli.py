@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,80 @@ def test_build_merges_bundles_built_on_each_institution_service(
     )  # fmt: skip
     assert status != 0
     assert "does not match its hash" in err
+
+
+def test_a_build_after_another_keeps_the_lists_whose_bits_did_not_change(
+    capsys: pytest.CaptureFixture[str], db: Path, anchors: Path, tmp_path: Path
+) -> None:
+    """``--previous``: within the hour, a list whose bits did not change is the previous file
+    byte for byte (the delta names only what changed); a changed list is signed anew."""
+    first, second = tmp_path / "v1" / "bundle.json", tmp_path / "v2" / "bundle.json"
+    assert _build(capsys, db, anchors, first)[0] == 0
+    service = operator_cli.build_service(str(db), bootstrap=False)
+    try:
+        person = service.issue(
+            cli_principal("IMSS"), {"credentialSubject": DEMO_PEOPLE["credential"]}
+        )
+        service.change_status(cli_principal("IMSS"), person.document["id"], StatusAction.SUSPEND)
+    finally:
+        service.db.dispose()
+    time.sleep(1.1)  # a list signed anew now differs in its validFrom and signature
+    rebuilt = _build(capsys, db, anchors, second, "--previous", str(first.parent), "--version", "2")
+    assert rebuilt[0] == 0, rebuilt[1]
+
+    def lists(bundle: Path) -> dict[str, bytes]:
+        entries = [e for i in _load(bundle)["signed"]["institutions"] for e in i["statusLists"]]
+        return {e["purpose"]: (bundle.parent / e["path"]).read_bytes() for e in entries}
+
+    before, after = lists(first), lists(second)
+    assert after["revocation"] == before["revocation"]  # same bits: the same signed file
+    assert after["suspension"] != before["suspension"]  # a bit set: signed anew
+    delta = _load(second.parent / _load(second)["signed"]["statusDelta"]["path"])
+    assert [item["url"].rsplit("/", 2)[1] for item in delta["lists"]] == ["suspension"]
+
+
+def test_a_previous_list_is_not_kept_when_stale_or_signed_by_another_key(
+    db: Path, tmp_path: Path
+) -> None:
+    """The re-sign rule holds for adopted lists too: older than the hour, another signing key
+    or another ``ttl``, and the list is signed anew."""
+    from datetime import timedelta
+
+    service = operator_cli.build_service(str(db), bootstrap=False)
+    try:
+        ((code, number),) = service.status_list_numbers("IMSS")
+        current = service.status_list_credential(code, "revocation", number)
+        fresh = IssuerServiceView(service)
+        assert fresh.adopt([current]) == 1
+        assert fresh.served(code, number) == current
+        stale = {**current, "validFrom": _earlier(current["validFrom"], timedelta(hours=2)),
+                 "validUntil": _earlier(current["validUntil"], timedelta(hours=2))}  # fmt: skip
+        assert fresh.adopt([stale]) == 1  # adopted, yet never served: older than the hour
+        assert fresh.served(code, number) != stale
+        other_key = {**current, "proof": {**current["proof"], "verificationMethod":
+                                          "did:web:imss.gob.mx#key-1"}}  # fmt: skip
+        other_ttl = {**current, "validUntil": _earlier(current["validUntil"], timedelta(hours=1))}
+        unknown = {**current, "id": "https://imss.gob.mx/credencial/status/revocation/99"}
+        assert fresh.adopt([other_key, other_ttl, unknown, {"id": 1}]) == 0
+    finally:
+        service.db.dispose()
+
+
+def _earlier(stamp: str, by: Any) -> str:
+    from datetime import datetime
+
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") - by
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class IssuerServiceView:
+    """A fresh service on the same database (an empty cache of signed lists)."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = type(service)(service.settings)
+
+    def adopt(self, credentials: list[dict[str, Any]]) -> int:
+        return int(self.service.adopt_status_lists(credentials))
+
+    def served(self, code: str, number: int) -> dict[str, Any]:
+        return dict(self.service.status_list_credential(code, "revocation", number))
