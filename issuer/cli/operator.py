@@ -13,6 +13,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -246,10 +247,16 @@ def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )  # fmt: skip
 
 
-def _terminate_as_interrupt() -> Any:
-    """Make SIGTERM stop a run like Ctrl-C (cleanly, resumable); the previous handler."""
+def _terminate_as_interrupt(stop: threading.Event | None = None) -> Any:
+    """Make SIGTERM stop a run like Ctrl-C (cleanly, resumable); the previous handler.
+
+    ``stop`` is set as well: a run that checks it stops even where Python swallowed the
+    ``KeyboardInterrupt`` (raised inside a finalizer or a weakref callback, it is only printed).
+    """
 
     def interrupt(_signal: int, _frame: object) -> None:
+        if stop is not None:
+            stop.set()
         raise KeyboardInterrupt
 
     try:
@@ -267,7 +274,8 @@ def _bulk(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise OperatorError(f"{source}: no such file")
     service = build_service(args.db)
-    previous = _terminate_as_interrupt()
+    stop = threading.Event()
+    previous = _terminate_as_interrupt(stop)
     try:
         print(
             f"bulk: {source} for {args.institution} into {args.out} "
@@ -286,6 +294,7 @@ def _bulk(args: argparse.Namespace) -> int:
             chunk=args.chunk,
             encoding=args.encoding,
             print_progress=Progress(None, label="print", unit="cards", every=1000),
+            stop=stop,
         )
     finally:
         service.db.dispose()

@@ -37,6 +37,7 @@ import csv
 import itertools
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -240,6 +241,7 @@ def run_bulk(
     chunk: int = DEFAULT_CHUNK,
     encoding: Encoding = "utf-8",
     print_progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> BulkReport:
     """Issue one credential per valid row of ``source`` for ``institution``; write ``out``.
 
@@ -253,6 +255,11 @@ def run_bulk(
     ``cards`` ``png`` or ``pdf`` draws the cards once everything is issued, exactly as
     ``credencial-issuer print`` would (:func:`issuer.cards.printing.print_cards`, one worker per
     CPU, progress on ``print_progress``); by default none are drawn.
+
+    ``stop``, once set (by a signal handler, say), ends the run with ``KeyboardInterrupt``
+    after the chunk in hand: what is stored stays stored, and the same run resumes. It is the
+    backstop for an interrupt that Python swallowed (one raised inside a finalizer or a weakref
+    callback is only printed).
     """
     principal = cli_principal(institution)
     if workers is None:
@@ -272,7 +279,9 @@ def run_bulk(
             workers=workers,
         ) as issuer:
             largest = min(max(chunk, 1), MAX_CHUNK)
-            report = _run_rows(issuer, principal, source, outputs, progress, largest, encoding)
+            report = _run_rows(
+                issuer, principal, source, outputs, progress, largest, encoding, stop
+            )
         if progress is not None:
             progress.close(report)
         if cards != "none":
@@ -337,6 +346,7 @@ def _run_rows(
     progress: Progress | None,
     chunk: int,
     encoding: Encoding,
+    stop: threading.Event | None = None,
 ) -> BulkReport:
     report = BulkReport()
     with _errors_file(outputs.out) as errors:
@@ -351,6 +361,8 @@ def _run_rows(
         for rows in _chunks(
             _rows(read_records(source, encoding=encoding), principal.institution), chunk
         ):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
             submitted = issuer.submit([row.request for row in rows if row.request is not None])
             collect(writing)
             writing = _store(issuer, *previous, outputs) if previous is not None else None

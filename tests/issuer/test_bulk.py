@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -26,6 +27,7 @@ from issuer.cli.operator import build_service
 from issuer.credentials.service import IssuerService
 from issuer.enrolment import bulk
 from issuer.enrolment.bulk import BulkReport, Progress, output_name, part_name, read_outputs
+from issuer.progress import Counts
 from tests.issuer._enrolment_data import (
     count_credentials,
     operator_env,
@@ -402,6 +404,40 @@ def test_resume_after_a_kill(
     assert (issued, existing) == (len(rows) - killed_at, killed_at)
     _assert_complete(out, db, rows, png=False)
     assert _errors_csv(out) == []
+
+
+def test_a_stop_request_that_python_swallowed_still_stops_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
+) -> None:
+    """SIGTERM raises KeyboardInterrupt where it lands; raised inside a weakref callback or a
+    finalizer, Python only prints it. The handler also sets ``stop``, which the run checks
+    between chunks: set here with no exception at all, the run still ends, and resumes."""
+    rows = people(40)
+    source, out = write_csv(tmp_path / "p.csv", rows), tmp_path / "out"
+    stop = threading.Event()
+
+    class StopAfterSomeRows(Progress):
+        def update(self, done: int, report: Counts) -> None:
+            super().update(done, report)
+            if done >= 8:
+                stop.set()  # as the signal handler does, its exception lost
+
+    service = build_service(str(db))  # bootstrapped: migrations and keys, as bulk does
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bulk.run_bulk(
+                service, source, institution="IMSS", out=out, workers=0, chunk=4,
+                progress=StopAfterSomeRows(len(rows), io.StringIO()), stop=stop,
+            )  # fmt: skip
+    finally:
+        service.db.dispose()
+    stopped_at = _credentials_in(db)
+    assert 8 <= stopped_at < len(rows)
+    status, err = _bulk(capsys, source, out, db)
+    assert status == 0, err
+    issued, existing = map(int, re.findall(r"(\d+) issued, (\d+) already issued", err)[0])
+    assert (issued, existing) == (len(rows) - stopped_at, stopped_at)
+    _assert_complete(out, db, rows, png=False)
 
 
 # -- refusals -------------------------------------------------------------------------------------

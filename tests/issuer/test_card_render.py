@@ -62,7 +62,9 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _qr_read(image: Image.Image) -> zxingcpp.Barcode:
-    (barcode,) = zxingcpp.read_barcodes(image)
+    (barcode,) = zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    )
     return barcode
 
 

@@ -63,8 +63,11 @@ def _write(path: Path, texts: list[str]) -> Path:
 
 
 def _read_qr(image: Image.Image) -> str:
-    (barcode,) = zxingcpp.read_barcodes(image)
-    return str(barcode.text)
+    found = zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    )
+    (text,) = {str(barcode.text) for barcode in found}  # one symbol (found once or more)
+    return text
 
 
 def _sheet_texts(pdf: Path) -> list[list[str]]:

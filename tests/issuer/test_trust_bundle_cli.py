@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -329,8 +330,6 @@ def test_a_previous_list_is_not_kept_when_stale_or_signed_by_another_key(
 ) -> None:
     """The re-sign rule holds for adopted lists too: older than the hour, another signing key
     or another ``ttl``, and the list is signed anew."""
-    from datetime import timedelta
-
     service = operator_cli.build_service(str(db), bootstrap=False)
     try:
         ((code, number),) = service.status_list_numbers("IMSS")
@@ -351,9 +350,7 @@ def test_a_previous_list_is_not_kept_when_stale_or_signed_by_another_key(
         service.db.dispose()
 
 
-def _earlier(stamp: str, by: Any) -> str:
-    from datetime import datetime
-
+def _earlier(stamp: str, by: timedelta) -> str:
     moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") - by
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
