@@ -58,6 +58,11 @@ class IssuerSettings(BaseSettings):
     #: ``Cache-Control: max-age``: how long a desk may judge cards offline after a sync
     #: (README "Offline for a weekend"; the default covers Friday evening to Monday morning).
     status_list_ttl: timedelta = STATUS_LIST_TTL
+    #: The same for the consent-receipt status lists: a person's withdrawal reaches a party that
+    #: checks receipts offline within this time. Shorter than the coverage lists' on purpose: a
+    #: withdrawal should take effect quickly, and a desk judging cards over a weekend needs no
+    #: receipts (docs/consent.md, "Offline").
+    consent_status_list_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
     #: Default validity of a new credential.
     credential_validity: timedelta = timedelta(days=5 * 365)
     #: How long an institution's consent request waits for the person's answer before it

@@ -179,7 +179,7 @@ def withdraw_consent(
 def _receipt_list(service: Any, code: str, number: int) -> JSONResponse:
     with access_problems():
         document = AccessControl(service).receipt_status_list(code, number)
-    max_age = int(service.settings.status_list_ttl.total_seconds())
+    max_age = int(service.settings.consent_status_list_ttl.total_seconds())
     return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 

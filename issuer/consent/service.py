@@ -431,7 +431,8 @@ class AccessControl:
         return moment
 
     def receipt_status_list(self, institution: str, number: int) -> dict[str, Any]:
-        """The signed receipt status list: bits of withdrawn grants set (valid for one ttl)."""
+        """The signed receipt status list: bits of withdrawn grants set (valid for
+        ``consent_status_list_ttl``)."""
         if institution not in INSTITUTIONS or number < 1:
             raise AccessError(404, "no such receipt status list", "NOT_FOUND")
         with self.service.db.read() as session:
@@ -451,7 +452,7 @@ class AccessControl:
         inst = INSTITUTIONS[institution]
         unsigned = new_status_list_credential(
             inst, receipt_status_list_url(institution, number), purpose=_RECEIPT_PURPOSE,
-            valid_from=now, ttl=self.service.settings.status_list_ttl, size=size,
+            valid_from=now, ttl=self.service.settings.consent_status_list_ttl, size=size,
         )  # fmt: skip
         unsigned["credentialSubject"]["encodedList"] = encode_status_bits(bytes(bits))
         return self.service.sign_checked(institution, unsigned, now)

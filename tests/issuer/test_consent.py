@@ -241,8 +241,9 @@ def test_consent_grant_receipt_and_gated_exchange(world: World) -> None:
     # the receipt verifies offline with the served keys and the served receipt status list
     listed = world.get_url(receipt["credentialStatus"]["statusListCredential"])
     assert listed.status_code == 200, listed.text
-    max_age = int(world.service.settings.status_list_ttl.total_seconds())
+    max_age = int(world.service.settings.consent_status_list_ttl.total_seconds())
     assert listed.headers["cache-control"] == f"public, max-age={max_age}"
+    assert max_age == 86_400  # a day: a withdrawal reaches offline checks within it
     desk = Verifier(world.served_trust(), status_lists=InMemoryStatusLists([listed.json()]))
     assert desk.check(receipt).verdict is Verdict.VALID
 
@@ -315,8 +316,12 @@ def test_withdrawn_grant_is_denied_online_at_once_and_offline_after_ttl(
     stale_desk = Verifier(trust, status_lists=InMemoryStatusLists([list_before]))
     grants = offline_consent_grants([receipt], stale_desk, now)
     assert authorize(request, grants, now).permit
-    # ... but never beyond one ttl: then the list is stale and the receipt counts for nothing
-    after_ttl = now + world.service.settings.status_list_ttl + timedelta(seconds=1)
+    # ... but never beyond one ttl (a day: shorter than the coverage lists' four), then the
+    # list is stale and the receipt counts for nothing
+    ttl = world.service.settings.consent_status_list_ttl
+    assert ttl == timedelta(hours=24) < world.service.settings.status_list_ttl
+    assert list_before["credentialSubject"]["ttl"] == ttl.total_seconds() * 1000
+    after_ttl = now + ttl + timedelta(seconds=1)
     assert stale_desk.check(receipt, now=after_ttl).verdict is Verdict.INDETERMINATE
     late = authorize(request, offline_consent_grants([receipt], stale_desk, after_ttl), after_ttl)
     assert late.codes == (AuthorizationCode.NO_GRANT,)
