@@ -189,7 +189,7 @@ def test_the_printed_walkthrough_works_as_printed(
         assert f"{request_id}  [approved, then withdrawn]" in after.stdout
         assert "refused=1" in after.stdout
         assert (
-            "ISSUER_REFUSED: REQUEST_ALREADY_ANSWERED: the request was already answered"
+            "the request was already answered (ISSUER_REFUSED: REQUEST_ALREADY_ANSWERED)"
             in after.stderr
         )
     finally:

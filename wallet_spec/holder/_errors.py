@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = ["WALLET_ERROR_CODES", "WalletError"]
 
 #: Every code a :class:`WalletError` carries, with what it means (the spec's table).
@@ -30,7 +33,14 @@ WALLET_ERROR_CODES: dict[str, str] = {
 class WalletError(Exception):
     """Something the wallet refused or could not do; ``code`` is one of WALLET_ERROR_CODES."""
 
-    def __init__(self, code: str, message: str, *, problem: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        problem: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         if code not in WALLET_ERROR_CODES:
             raise ValueError(f"unknown wallet error code {code!r}")
         super().__init__(f"{code}: {problem + ': ' if problem else ''}{message}")
@@ -38,3 +48,5 @@ class WalletError(Exception):
         self.message = message
         #: The issuer's problem code (``ISSUER_REFUSED``), e.g. ``REQUEST_EXPIRED``.
         self.problem = problem
+        #: What a front end needs to say it in the person's words (e.g. the classes not asked).
+        self.details: dict[str, Any] = dict(details or {})

@@ -108,17 +108,23 @@ def approval_grant(
     extra = [c for c in classes if c not in asked]
     if extra:
         raise WalletError(
-            "NARROWING_INVALID", f"{', '.join(extra)} was not asked for (asked: {', '.join(asked)})"
+            "NARROWING_INVALID",
+            f"{', '.join(extra)} was not asked for (asked: {', '.join(asked)})",
+            details={"notAsked": extra, "asked": asked},
         )
     access_until = datetime.fromisoformat(request["accessUntil"].replace("Z", "+00:00"))
     end = access_until if until is None else until.replace(microsecond=0)
     if end > access_until:
         raise WalletError(
-            "NARROWING_INVALID", f"the access cannot end after {request['accessUntil']}"
+            "NARROWING_INVALID",
+            f"the access cannot end after {request['accessUntil']}",
+            details={"accessUntil": request["accessUntil"]},
         )
     start = now.replace(microsecond=0)
     if end <= start:
-        raise WalletError("NARROWING_INVALID", "the access must end in the future")
+        raise WalletError(
+            "NARROWING_INVALID", "the access must end in the future", details={"past": True}
+        )
     period = []
     for name, value, bound, later in (
         ("dataFrom", data_from, request.get("dataFrom"), True),
@@ -126,7 +132,11 @@ def approval_grant(
     ):
         text = value.isoformat() if value is not None else bound
         if bound is not None and text is not None and (text < bound if later else text > bound):
-            raise WalletError("NARROWING_INVALID", f"{name} must stay within {bound}")
+            raise WalletError(
+                "NARROWING_INVALID",
+                f"{name} must stay within {bound}",
+                details={"field": name, "bound": bound},
+            )
         period.append((name, text))
     grantee: dict[str, str] = {"institution": request["requester"]}
     if request.get("requesterUnit"):

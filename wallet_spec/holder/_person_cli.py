@@ -152,10 +152,38 @@ def _label(table: dict[str, dict[str, str]], key: Any, lang: str) -> str:
 
 
 def problem_message(error: WalletError, lang: str) -> str:
-    """The person-facing text of an issuer's refusal (its own detail when we have none)."""
+    """The person-facing text of a refusal, the issuer's or the wallet's own (the error's own
+    detail when we have no words for it)."""
     if error.problem in _PROBLEMS:
         return _PROBLEMS[error.problem][lang]
+    if error.code == "NARROWING_INVALID":
+        return _narrowing_message(error.details, lang) or error.message
     return error.message
+
+
+def _narrowing_message(details: dict[str, Any], lang: str) -> str | None:
+    """Why an approval would give more than was asked, in the person's words."""
+    if "notAsked" in details:
+        extra, asked = _classes(details["notAsked"], lang), _classes(details.get("asked"), lang)
+        return {
+            "es": f"no puede aprobar {extra}: no se pidió (se pidió: {asked})",
+            "en": f"you cannot approve {extra}: it was not asked for (asked: {asked})",
+        }[lang]
+    if "accessUntil" in details:
+        until = _local(details["accessUntil"], lang)
+        return {
+            "es": f"el acceso no puede durar más de lo pedido (hasta {until})",
+            "en": f"the access cannot last longer than asked (until {until})",
+        }[lang]
+    if details.get("past"):
+        return {"es": "el acceso debe terminar en el futuro",
+                "en": "the access must end in the future"}[lang]  # fmt: skip
+    if "field" in details:
+        return {
+            "es": f"el periodo de los datos debe quedar dentro de lo pedido ({details['bound']})",
+            "en": f"the period of the data must stay within what was asked ({details['bound']})",
+        }[lang]
+    return None
 
 
 def _local(text: Any, lang: str) -> str:

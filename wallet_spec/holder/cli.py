@@ -248,9 +248,9 @@ def run(
         return _dispatch(args, store, client, out or sys.stdout)
     except WalletError as exc:
         lang = getattr(args, "lang", "es")
-        problem = f"{exc.problem}: " if exc.problem else ""
-        message = problem_message(exc, lang)
-        print(f"credencial-wallet: {exc.code}: {problem}{message}", file=sys.stderr)
+        codes = f"{exc.code}: {exc.problem}" if exc.problem else exc.code
+        # The sentence first, in the person's language; the codes after it, for support.
+        print(f"credencial-wallet: {problem_message(exc, lang)} ({codes})", file=sys.stderr)
         return EXIT_REFUSED
     except (OSError, ValueError, CredencialError) as exc:
         print(f"credencial-wallet: {exc}", file=sys.stderr)
