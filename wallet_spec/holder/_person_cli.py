@@ -200,7 +200,9 @@ def _classes(classes: Any, lang: str) -> str:
 
 def _common(parser: argparse.ArgumentParser, *, institution: bool = True) -> None:
     parser.add_argument("--json", action="store_true", help="print the issuer's JSON")
-    parser.add_argument("--lang", choices=["es", "en"], default="es")
+    parser.add_argument(  # unsuppressed, it would undo a --lang given before the command
+        "--lang", choices=["es", "en"], default=argparse.SUPPRESS, help="es (default) or en"
+    )
     parser.add_argument(
         "--issuer-url", metavar="ID=URL", action="append", default=[],
         help="reach issuer ID at URL, e.g. https://imss.gob.mx=http://127.0.0.1:8000 "

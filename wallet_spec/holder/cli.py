@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
         help="reach issuer ID at URL, e.g. https://imss.gob.mx=http://127.0.0.1:8000 "
         "(repeatable; also $CREDENCIAL_WALLET_ISSUER_URLS)",
     )  # fmt: skip
+    parser.add_argument(
+        "--lang", choices=["es", "en"], default="es",
+        help="the language of the messages (default es); also after a command",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
     commands.add_parser("keygen", help="create the holder key (an Ed25519 did:key)")
     accept = commands.add_parser("accept", help="receive a credential from an offer (QR text)")
@@ -115,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a status list credential, with --trust (repeatable)",
     )  # fmt: skip
     status.add_argument("--json", action="store_true")
-    status.add_argument("--lang", choices=["es", "en"], default="es")
+    status.add_argument("--lang", choices=["es", "en"], default=argparse.SUPPRESS)
     add_person_commands(commands)
     return parser
 
