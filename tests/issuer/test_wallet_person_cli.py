@@ -81,7 +81,8 @@ def test_requests_approve_by_uri_in_english_and_json(
     assert "for: continuity of care" in text
     assert "data: clinical record summary, coverage data" in text
     before = _run(desk, wallet, "--lang", "en", "requests")  # also before the command
-    assert before[0] == 0 and "Consent requests about your data at IMSS:" in before[1]
+    assert before[0] == 0
+    assert "Consent requests about your data at IMSS:" in before[1]
     code, listed = _run(desk, wallet, "requests", "--json")
     assert [r["id"] for r in json.loads(listed)[0]["requests"]] == [request["id"]]
 
