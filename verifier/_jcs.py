@@ -24,8 +24,7 @@ from ._canon import expand
 from ._contexts import ContextLoader
 from ._ed25519 import ed25519_verify
 from ._errors import DataLossError, InputError, ProofError, ReasonCode
-from ._multibase import b58encode
-from ._proof import PROOF_TYPE, ProofParts, Signer
+from ._proof import PROOF_TYPE, ProofParts, Signer, new_proof_options, proof_value
 from ._time import parse_datetime
 
 __all__ = [
@@ -161,17 +160,11 @@ def create_jcs_proof(
     extra_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return a copy of ``document`` secured with a new eddsa-jcs-2022 proof."""
-    if "proof" in document:
-        raise ProofError("document already has a proof", code=ReasonCode.PROOF_MALFORMED)
-    options: dict[str, Any] = {"type": PROOF_TYPE, "cryptosuite": JCS_CRYPTOSUITE}
-    if created is not None:
-        options["created"] = created
-    options.update(verificationMethod=verification_method, proofPurpose=proof_purpose)
-    options.update(extra_options or {})
-    signature = signer.sign(jcs_hash_data(document, options, loader))
-    if len(signature) != 64:
-        raise ProofError("the signer did not return a 64-byte Ed25519 signature")
-    return {**document, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
+    options = new_proof_options(
+        document, JCS_CRYPTOSUITE, verification_method, created, proof_purpose, extra_options
+    )
+    value = proof_value(signer, jcs_hash_data(document, options, loader))
+    return {**document, "proof": {**options, "proofValue": value}}
 
 
 def verify_jcs_signature(parts: ProofParts, public_key: bytes, loader: ContextLoader) -> None:

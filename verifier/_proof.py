@@ -122,19 +122,39 @@ def create_proof(
 
     ``extra_options`` adds proof options such as ``challenge`` and ``domain`` for presentations.
     """
+    options = new_proof_options(
+        document, CRYPTOSUITE, verification_method, created, proof_purpose, extra_options
+    )
+    proof = {k: v for k, v in options.items() if k != "@context"}
+    proof["proofValue"] = proof_value(signer, hash_data(document, options, loader))
+    return {**document, "proof": proof}
+
+
+def new_proof_options(
+    document: Mapping[str, Any],
+    cryptosuite: str,
+    verification_method: str,
+    created: str | None,
+    proof_purpose: str,
+    extra_options: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The options of a new proof on ``document`` (which must not have one yet), any suite."""
     if "proof" in document:
         raise ProofError("document already has a proof", code=ReasonCode.PROOF_MALFORMED)
-    options: dict[str, Any] = {"type": PROOF_TYPE, "cryptosuite": CRYPTOSUITE}
+    options: dict[str, Any] = {"type": PROOF_TYPE, "cryptosuite": cryptosuite}
     if created is not None:
         options["created"] = created
     options.update(verificationMethod=verification_method, proofPurpose=proof_purpose)
     options.update(extra_options or {})
-    signature = signer.sign(hash_data(document, options, loader))
+    return options
+
+
+def proof_value(signer: Signer, data: bytes) -> str:
+    """``proofValue``: the multibase (base58btc) Ed25519 signature of the hash data."""
+    signature = signer.sign(data)
     if len(signature) != 64:
         raise ProofError("the signer did not return a 64-byte Ed25519 signature")
-    proof = {k: v for k, v in options.items() if k != "@context"}
-    proof["proofValue"] = "z" + b58encode(signature)
-    return {**document, "proof": proof}
+    return "z" + b58encode(signature)
 
 
 def split_proof(secured_document: Mapping[str, Any]) -> ProofParts:
